@@ -1,0 +1,135 @@
+// The backward pass: order the graph under the root topologically, then run each Node's
+// backward once, summing gradients that reach a node by several paths, and accumulate into
+// the .grad of leaves. Saved tensors are dropped as soon as a node has run (unless
+// retain_graph), so a second backward through the same graph is a clear error.
+#include <unordered_map>
+
+#include "autograd/node.hpp"
+#include "engine/kernels/accumulate.hpp"
+
+namespace dasg {
+
+namespace {
+thread_local bool t_grad_enabled = true;
+
+// Reverse postorder of the nodes reachable from root (iterative: graphs can be deep).
+std::vector<Node*> topological_order(Node* root) {
+  std::vector<Node*> order;
+  std::unordered_map<Node*, bool> visited;
+  std::vector<std::pair<Node*, size_t>> stack{{root, 0}};
+  visited[root] = true;
+  while (!stack.empty()) {
+    auto& [node, next_edge] = stack.back();
+    if (next_edge < node->next.size()) {
+      Node* child = node->next[next_edge++].fn.get();
+      if (child && !visited[child]) {
+        visited[child] = true;
+        stack.push_back({child, 0});
+      }
+    } else {
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  return {order.rbegin(), order.rend()};
+}
+
+// A node's incoming gradient: the first arrival is kept as is; later ones are summed
+// out of place, since the first may be shared with other edges.
+void accumulate_into(Tensor& slot, const Tensor& g) {
+  if (!slot.defined()) {
+    slot = g;
+    return;
+  }
+  Tensor sum = slot.clone();
+  kernels::accumulate(sum, g);
+  slot = sum;
+}
+
+// A leaf's .grad is owned (optimizers and clipping update it in place), so the first
+// arrival is copied and later ones are added in place.
+void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
+  if (!leaf.grad) {
+    leaf.grad = g.detach().clone().impl_ptr();
+    return;
+  }
+  Tensor slot(leaf.grad);
+  kernels::accumulate(slot, g);
+}
+}  // namespace
+
+bool grad_enabled() { return t_grad_enabled; }
+NoGradGuard::NoGradGuard() : prev_(t_grad_enabled) { t_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { t_grad_enabled = prev_; }
+
+bool needs_grad(const std::vector<Tensor>& inputs) {
+  if (!t_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+bool needs_grad(std::initializer_list<Tensor> inputs) { return needs_grad(std::vector<Tensor>(inputs)); }
+
+void attach(Tensor& out, std::shared_ptr<Node> node, const std::vector<Tensor>& inputs) {
+  node->next.clear();
+  for (const Tensor& t : inputs) {
+    Edge e;
+    if (t.defined() && t.requires_grad()) {
+      if (t.grad_fn())
+        e.fn = t.grad_fn();
+      else
+        e.leaf = t.impl_ptr();
+    }
+    node->next.push_back(std::move(e));
+  }
+  out.impl().grad_fn = std::move(node);
+  out.impl().requires_grad = true;
+}
+
+void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
+  DASG_CHECK(requires_grad(), "backward: ", str(), " does not require grad; none of its inputs requires grad, "
+             "or it was computed under no_grad");
+  Tensor grad = grad_in;
+  if (!grad.defined()) {
+    DASG_CHECK(numel() == 1, "backward: ", str(), " is not a scalar; pass the gradient of the output "
+               "explicitly (expected a one-element tensor for an implicit gradient of 1)");
+    grad = Tensor::ones(shape(), dtype(), device());
+  }
+  DASG_CHECK(grad.shape() == shape() && grad.dtype() == dtype() && grad.device() == device(),
+             "backward: gradient ", grad.str(), " does not match the output ", str());
+
+  NoGradGuard no_grad;  // backward formulas are not themselves recorded
+  if (is_leaf()) {
+    accumulate_leaf(impl(), grad);
+    return;
+  }
+  std::unordered_map<Node*, Tensor> grads;
+  grads[grad_fn().get()] = grad;
+  // Keep every node alive while we walk, even if releasing saved tensors drops the last owner.
+  std::vector<Node*> order = topological_order(grad_fn().get());
+  for (Node* node : order) {
+    auto it = grads.find(node);
+    if (it == grads.end()) continue;  // no gradient reached it
+    Tensor g = std::move(it->second);
+    grads.erase(it);
+    DASG_CHECK(!node->released, "backward: the graph through ", node->name(), " was already freed by an "
+               "earlier backward; call backward(grad, /*retain_graph=*/true) the first time to go through it twice");
+    std::vector<Tensor> in_grads = node->backward(g);
+    DASG_CHECK(in_grads.size() == node->next.size(), "backward: ", node->name(), " returned ", in_grads.size(),
+               " gradients for ", node->next.size(), " inputs");
+    if (!retain_graph) {
+      node->saved.clear();
+      node->released = true;
+    }
+    for (size_t k = 0; k < in_grads.size(); ++k) {
+      const Edge& e = node->next[k];
+      if (!e.defined() || !in_grads[k].defined()) continue;
+      if (e.fn)
+        accumulate_into(grads[e.fn.get()], in_grads[k]);
+      else
+        accumulate_leaf(*e.leaf, in_grads[k]);
+    }
+  }
+}
+
+}  // namespace dasg

@@ -1,0 +1,58 @@
+// gemm on the CPU: Eigen maps over the tensors' storage (row-major, no copies in or out).
+//   C[b] (M×N) = alpha · op(A[b]) (M×K) · op(B[b]) (K×N) + beta · C[b]
+// A single GEMM uses Eigen's own threading; a batch of small GEMMs is spread over threads.
+#include <Eigen/Core>
+
+#include "engine/kernels/matmul.hpp"
+
+namespace dasg::kernels {
+
+template <class T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using Map = Eigen::Map<RowMat<T>>;
+template <class T>
+using CMap = Eigen::Map<const RowMat<T>>;
+
+template <class T>
+static void gemm_one(const GemmShape& s, const T* a, const T* b, T* c, T alpha, T beta) {
+  // Stored shapes: A is M×K (or K×M when ta), B is K×N (or N×K when tb).
+  CMap<T> A(a, s.ta ? s.K : s.M, s.ta ? s.M : s.K);
+  CMap<T> B(b, s.tb ? s.N : s.K, s.tb ? s.K : s.N);
+  Map<T> C(c, s.M, s.N);
+  if (beta == T(0)) {
+    if (!s.ta && !s.tb) C.noalias() = alpha * A * B;
+    else if (s.ta && !s.tb) C.noalias() = alpha * A.transpose() * B;
+    else if (!s.ta && s.tb) C.noalias() = alpha * A * B.transpose();
+    else C.noalias() = alpha * A.transpose() * B.transpose();
+  } else {
+    C *= beta;
+    if (!s.ta && !s.tb) C.noalias() += alpha * A * B;
+    else if (s.ta && !s.tb) C.noalias() += alpha * A.transpose() * B;
+    else if (!s.ta && s.tb) C.noalias() += alpha * A * B.transpose();
+    else C.noalias() += alpha * A.transpose() * B.transpose();
+  }
+}
+
+void gemm_cpu(const GemmShape& s, const Tensor& A, const Tensor& B, Tensor& C, double alpha, double beta) {
+  dispatch_float(C.dtype(), "matmul", [&]<class T>() {
+    const T* a = A.data<T>();
+    const T* b = B.data<T>();
+    T* c = C.data<T>();
+    if (s.M == 0 || s.N == 0) return;
+    if (s.K == 0) {  // empty sum: C = beta·C
+      for (int64_t i = 0; i < s.batch * s.M * s.N; ++i) c[i] = beta == 0 ? T(0) : T(beta) * c[i];
+      return;
+    }
+    if (s.batch == 1) {
+      gemm_one<T>(s, a, b, c, (T)alpha, (T)beta);
+      return;
+    }
+    const bool small = s.M * s.N * s.K < 64 * 64 * 64;
+#pragma omp parallel for if (small)
+    for (int64_t i = 0; i < s.batch; ++i)
+      gemm_one<T>(s, a + i * s.stride_a, b + i * s.stride_b, c + i * s.stride_c, (T)alpha, (T)beta);
+  });
+}
+
+}  // namespace dasg::kernels

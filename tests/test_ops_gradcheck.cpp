@@ -1,0 +1,94 @@
+// Suite "gradcheck": one case per differentiable op (f64, central differences), on random
+// shapes with odd sizes (1, 3, 17, 129) and broadcasting.
+#include <doctest/doctest.h>
+
+#include "ops/elementwise.hpp"
+#include "ops/matmul.hpp"
+#include "ops/reduce.hpp"
+#include "tests/helpers.hpp"
+
+using namespace dasg;
+using test::rand64;
+using Inputs = std::vector<Tensor>;
+
+TEST_SUITE("gradcheck") {
+  TEST_CASE("gradcheck:matmul") {
+    Generator g(11);
+    for (auto [m, k, n] : {std::tuple{1, 1, 1}, {3, 17, 1}, {17, 3, 5}, {2, 129, 3}})
+      for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+          Tensor a = rand64(ta ? Shape{k, m} : Shape{m, k}, g), b = rand64(tb ? Shape{n, k} : Shape{k, n}, g);
+          CHECK_GRADCHECK([=](const Inputs& in) { return matmul(in[0], in[1], ta, tb); }, (Inputs{a, b}));
+        }
+  }
+
+  TEST_CASE("gradcheck:bmm") {
+    Generator g(12);
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        Tensor a = rand64(ta ? Shape{3, 5, 1} : Shape{3, 1, 5}, g), b = rand64(tb ? Shape{3, 17, 5} : Shape{3, 5, 17}, g);
+        CHECK_GRADCHECK([=](const Inputs& in) { return bmm(in[0], in[1], ta, tb); }, (Inputs{a, b}));
+      }
+  }
+
+  TEST_CASE("gradcheck:linear") {
+    Generator g(13);
+    Tensor x = rand64({2, 3, 17}, g), w = rand64({5, 17}, g), b = rand64({5}, g);
+    CHECK_GRADCHECK([](const Inputs& in) { return linear(in[0], in[1], in[2]); }, (Inputs{x, w, b}));
+    CHECK_GRADCHECK([](const Inputs& in) { return linear(in[0], in[1]); }, (Inputs{rand64({1, 129}, g), rand64({3, 129}, g)}));
+  }
+
+  TEST_CASE("gradcheck:add_sub_mul_div with broadcasting") {
+    Generator g(14);
+    std::vector<std::pair<Shape, Shape>> shapes{{{3, 17}, {3, 17}}, {{2, 3, 17}, {17}}, {{129}, {1}},
+                                                {{3, 1}, {1, 5}}, {{2, 3, 4}, {3, 1}}, {{1}, {3, 17}}};
+    for (auto& [sa, sb] : shapes) {
+      Tensor a = rand64(sa, g), b = rand64(sb, g, 0.5, 2.0);  // b away from 0 for div
+      CHECK_GRADCHECK([](const Inputs& in) { return add(in[0], in[1]); }, (Inputs{a, b}));
+      CHECK_GRADCHECK([](const Inputs& in) { return sub(in[0], in[1]); }, (Inputs{a, b}));
+      CHECK_GRADCHECK([](const Inputs& in) { return mul(in[0], in[1]); }, (Inputs{a, b}));
+      CHECK_GRADCHECK([](const Inputs& in) { return div(in[0], in[1]); }, (Inputs{a, b}));
+    }
+  }
+
+  TEST_CASE("gradcheck:scalar ops") {
+    Generator g(15);
+    Tensor x = rand64({3, 17}, g);
+    CHECK_GRADCHECK([](const Inputs& in) { return in[0] * 3.0 + 2.0; }, (Inputs{x}));
+    CHECK_GRADCHECK([](const Inputs& in) { return in[0] / 4.0 - 1.0; }, (Inputs{x}));
+  }
+
+  TEST_CASE("gradcheck:unary") {
+    Generator g(16);
+    Tensor x = rand64({3, 17}, g, -2, 2), pos = rand64({129}, g, 0.5, 3);
+    CHECK_GRADCHECK([](const Inputs& in) { return neg(in[0]); }, (Inputs{x}));
+    CHECK_GRADCHECK([](const Inputs& in) { return exp(in[0]); }, (Inputs{x}));
+    CHECK_GRADCHECK([](const Inputs& in) { return log(in[0]); }, (Inputs{pos}));
+    CHECK_GRADCHECK([](const Inputs& in) { return sqrt(in[0]); }, (Inputs{pos}));
+    CHECK_GRADCHECK([](const Inputs& in) { return tanh(in[0]); }, (Inputs{x}));
+    CHECK_GRADCHECK([](const Inputs& in) { return sigmoid(in[0]); }, (Inputs{x}));
+    CHECK_GRADCHECK([](const Inputs& in) { return gelu(in[0]); }, (Inputs{x}));
+    CHECK_GRADCHECK([](const Inputs& in) { return silu(in[0]); }, (Inputs{x}));
+    // relu away from its kink at 0
+    Tensor away = rand64({17}, g, 0.1, 1);
+    CHECK_GRADCHECK([](const Inputs& in) { return relu(in[0]) + relu(neg(in[0])); }, (Inputs{away}));
+  }
+
+  TEST_CASE("gradcheck:sum_mean") {
+    Generator g(17);
+    Tensor x = rand64({3, 17, 5}, g);
+    CHECK_GRADCHECK([](const Inputs& in) { return sum(in[0]); }, (Inputs{x}));
+    CHECK_GRADCHECK([](const Inputs& in) { return mean(in[0]); }, (Inputs{x}));
+    for (int64_t d : {0, 1, 2, -1}) {
+      CHECK_GRADCHECK([d](const Inputs& in) { return sum(in[0], d); }, (Inputs{x}));
+      CHECK_GRADCHECK([d](const Inputs& in) { return mean(in[0], d, true); }, (Inputs{x}));
+    }
+  }
+
+  TEST_CASE("gradcheck:max") {
+    Generator g(18);
+    Tensor x = rand64({3, 17, 5}, g);  // continuous values: no ties
+    for (int64_t d : {0, 1, 2})
+      CHECK_GRADCHECK([d](const Inputs& in) { return max(in[0], d).values; }, (Inputs{x}));
+  }
+}
