@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The test command (README, CI): from a fresh clone, install what is missing, then
+#   1. build/          the shipped configuration (native CUDA compiled wherever nvcc exists) and
+#                      every CPU test suite through ctest;
+#   2. build-emu-asan/ the CUDA sources compiled against the emulator, under AddressSanitizer and
+#                      UndefinedBehaviorSanitizer, running the emulator's own tests and every
+#                      `parity:` test (DESIGN.md §10).
+# Usage: tests/run.sh            (JOBS=N to change the build parallelism; default: all cores)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-$(nproc)}
+
+bash third_party/install.sh
+
+echo "== build/: release build and CPU tests"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$JOBS"
+ctest --test-dir build -j "$JOBS" --output-on-failure
+
+if [ -f engine/cuda/emulator/CMakeLists.txt ]; then
+  echo "== build-emu-asan/: emulated CUDA kernels under ASan+UBSan"
+  cmake -S . -B build-emu-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDASG_CUDA_EMULATE=ON \
+        -DDASG_SANITIZE=address,undefined -DDASG_COMPONENTS="" >/dev/null
+  cmake --build build-emu-asan -j "$JOBS" --target test_cuda_emulator $(cmake --build build-emu-asan --target help | grep -o 'test_parity[a-z_]*' | sort -u)
+  ctest --test-dir build-emu-asan -j "$JOBS" --output-on-failure -R '^(emulator|parity):'
+fi
