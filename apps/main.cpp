@@ -1,0 +1,53 @@
+// apps/main.cpp — the dasg binary: `dasg <subcommand> [flags]`.
+// Each subcommand lives in its own file, apps/<name>.cpp, as `int <name>_main(int argc,
+// char** argv)` (argv[0] is the subcommand's name) and prints its usage on --help.
+// To add one: write the file, declare it below, add a row to kCommands and the file to
+// apps/CMakeLists.txt. dasg::Error exits with status 1, a usage error with status 2.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include "apps/flags.hpp"
+
+int tokenize_main(int argc, char** argv);
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int argc, char** argv);
+};
+
+const Command kCommands[] = {
+    {"tokenize", "encode text files (or the default corpus) into train/val token shards", tokenize_main},
+};
+
+void print_usage(FILE* out) {
+  std::fprintf(out, "usage: dasg <command> [flags]   (dasg <command> --help for its flags)\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    print_usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (const Command& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) != 0) continue;
+    try {
+      return c.run(argc - 1, argv + 1);
+    } catch (const dasg::app::UsageError& e) {
+      std::fprintf(stderr, "%s\nrun 'dasg %s --help' for its flags\n", e.what(), c.name);
+      return 2;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "dasg: error: %s\n", e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "dasg: unknown command '%s'\n\n", argv[1]);
+  print_usage(stderr);
+  return 2;
+}

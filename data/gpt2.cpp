@@ -1,0 +1,238 @@
+// data/gpt2.cpp — GPT-2's byte-level BPE tokenizer, as OpenAI's encoder.py does it:
+// 1. pre-tokenise the text into words with GPT-2's pattern (hand-written below);
+// 2. map each byte of a word to its token (the byte↔unicode table makes every byte a
+//    printable character, e.g. ' ' -> 'Ġ');
+// 3. repeatedly merge the adjacent pair with the lowest rank in vocab.bpe.
+// Words repeat a lot in text, so the result of step 3 is cached per word.
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "data/tokenizer.hpp"
+#include "data/utf8.hpp"
+#include "engine/error.hpp"
+
+namespace dasg::data {
+
+// ---- pre-tokenisation ---------------------------------------------------------
+
+enum CharClass { kLetter, kNumber, kSpace, kOther };
+
+// Class of the code point at s[i]; its byte length in *len.
+static CharClass char_class(std::string_view s, size_t i, int* len) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) {
+    *len = 1;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return kLetter;
+    if (c >= '0' && c <= '9') return kNumber;
+    if (c == ' ' || (c >= '\t' && c <= '\r')) return kSpace;
+    return kOther;
+  }
+  int32_t cp = utf8_decode(s, i, len);
+  DASG_CHECK(cp >= 0, "gpt2 encode: text is not valid UTF-8 at byte offset ", i);
+  if (is_letter(uint32_t(cp))) return kLetter;
+  if (is_number(uint32_t(cp))) return kNumber;
+  if (is_space(uint32_t(cp))) return kSpace;
+  return kOther;
+}
+
+size_t gpt2_next_word(std::string_view s, size_t i) {
+  size_t n = s.size();
+  // 's 't 're 've 'm 'll 'd (case-sensitive, as in GPT-2)
+  if (s[i] == '\'' && i + 1 < n) {
+    char a = s[i + 1];
+    if (a == 's' || a == 't' || a == 'm' || a == 'd') return i + 2;
+    if (i + 2 < n) {
+      char b = s[i + 2];
+      if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return i + 3;
+    }
+  }
+  // ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+`: an optional leading space, then a run of one class
+  int len = 0;
+  size_t j = i;
+  CharClass k = char_class(s, i, &len);
+  if (s[i] == ' ' && i + 1 < n) {
+    int len2 = 0;
+    CharClass k2 = char_class(s, i + 1, &len2);
+    if (k2 != kSpace) { j = i + 1; k = k2; len = len2; }
+  }
+  if (k != kSpace) {
+    size_t e = j + size_t(len);
+    while (e < n && char_class(s, e, &len) == k) e += size_t(len);
+    return e;
+  }
+  // `\s+(?!\S)|\s+`: a whitespace run; if a non-space follows, leave the run's last
+  // character to it (as the leading space of the next word), unless the run is one character.
+  size_t last = i, e = i + size_t(len);
+  while (e < n && char_class(s, e, &len) == kSpace) { last = e; e += size_t(len); }
+  if (e == n || last == i) return e;
+  return last;
+}
+
+// ---- loading encoder.json and vocab.bpe ----------------------------------------
+
+static std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  DASG_CHECK(f.good(), "gpt2 tokenizer: cannot open ", path);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// GPT-2's byte↔unicode table: printable bytes map to themselves, the others to U+0100 onwards.
+static void byte_to_unicode(uint32_t table[256]) {
+  int n = 0;
+  for (int b = 0; b < 256; b++) {
+    bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    table[b] = printable ? uint32_t(b) : uint32_t(256 + n++);
+  }
+}
+
+Gpt2Tokenizer::Gpt2Tokenizer(const std::string& dir) {
+  std::string enc_path = dir + "/encoder.json", bpe_path = dir + "/vocab.bpe";
+  std::string text = read_file(enc_path);
+  nlohmann::json enc;
+  try {
+    enc = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    DASG_FAIL(enc_path, ": malformed JSON at byte offset ", e.byte, ": ", e.what());
+  }
+  DASG_CHECK(enc.is_object() && !enc.empty(), enc_path, ": expected a JSON object mapping token strings to ids");
+
+  // id -> token string, checked: ids are 0..n-1, each once
+  int64_t n = int64_t(enc.size());
+  std::vector<std::string> token_str(static_cast<size_t>(n));
+  std::vector<bool> seen(static_cast<size_t>(n), false);
+  std::unordered_map<std::string, int32_t> id_of;
+  for (auto it = enc.begin(); it != enc.end(); ++it) {
+    DASG_CHECK(it.value().is_number_integer(), enc_path, ": token \"", it.key(), "\" maps to ", it.value().dump(),
+               "; expected an integer id");
+    int64_t id = it.value().get<int64_t>();
+    DASG_CHECK(id >= 0 && id < n && !seen[size_t(id)], enc_path, ": token \"", it.key(), "\" has id ", id,
+               "; expected ids 0..", n - 1, " each used once");
+    seen[size_t(id)] = true;
+    token_str[size_t(id)] = it.key();
+    id_of[it.key()] = int32_t(id);
+  }
+  DASG_CHECK(n <= 65536, enc_path, ": ", n, " tokens do not fit the uint16 shards (at most 65536)");
+
+  // bytes of each token through the inverse byte↔unicode table
+  uint32_t b2u[256];
+  byte_to_unicode(b2u);
+  std::unordered_map<uint32_t, int> u2b;
+  for (int b = 0; b < 256; b++) u2b[b2u[b]] = b;
+  for (int b = 0; b < 256; b++) {
+    std::string ch;
+    utf8_append(ch, b2u[b]);
+    auto it = id_of.find(ch);
+    DASG_CHECK(it != id_of.end(), enc_path, ": no token for byte ", b, " (\"", ch, "\")");
+    byte_id_[b] = it->second;
+  }
+  token_bytes_.resize(size_t(n));
+  for (int64_t id = 0; id < n; id++) {
+    const std::string& s = token_str[size_t(id)];
+    std::string bytes;
+    bool mapped = true;
+    size_t i = 0;
+    while (i < s.size() && mapped) {
+      int len = 0;
+      int32_t cp = utf8_decode(s, i, &len);
+      auto it = cp < 0 ? u2b.end() : u2b.find(uint32_t(cp));
+      mapped = it != u2b.end();
+      if (mapped) bytes += char(it->second);
+      i += size_t(cp < 0 ? 1 : len);
+    }
+    token_bytes_[size_t(id)] = mapped ? bytes : s;  // special tokens decode as their own text
+  }
+  auto e = id_of.find("<|endoftext|>");
+  DASG_CHECK(e != id_of.end(), enc_path, ": no <|endoftext|> token");
+  eot_ = e->second;
+
+  // merges: "left right" per line, rank = order of appearance
+  std::string bpe = read_file(bpe_path);
+  size_t pos = 0;
+  int64_t line_no = 0;
+  int32_t rank = 0;
+  while (pos < bpe.size()) {
+    size_t end = bpe.find('\n', pos);
+    if (end == std::string::npos) end = bpe.size();
+    std::string_view line(bpe.data() + pos, end - pos);
+    pos = end + 1;
+    line_no++;
+    if (line.empty() || (line_no == 1 && line.rfind("#version", 0) == 0)) continue;
+    size_t sp = line.find(' ');
+    DASG_CHECK(sp != std::string_view::npos && sp > 0 && sp + 1 < line.size() &&
+                   line.find(' ', sp + 1) == std::string_view::npos,
+               bpe_path, ":", line_no, ": expected a merge \"left right\", got \"", line, "\"");
+    std::string left(line.substr(0, sp)), right(line.substr(sp + 1));
+    auto l = id_of.find(left), r = id_of.find(right), m = id_of.find(left + right);
+    DASG_CHECK(l != id_of.end() && r != id_of.end() && m != id_of.end(), bpe_path, ":", line_no, ": merge \"", line,
+               "\" uses a token missing from encoder.json");
+    uint64_t key = (uint64_t(uint32_t(l->second)) << 32) | uint32_t(r->second);
+    merges_.emplace(key, Merge{rank++, m->second});
+  }
+  DASG_CHECK(rank > 0, bpe_path, ": no merges");
+}
+
+// ---- encode / decode --------------------------------------------------------------
+
+void Gpt2Tokenizer::bpe(std::string_view word, std::vector<int32_t>& out) {
+  auto hit = cache_.find(word);
+  if (hit != cache_.end()) {
+    out.insert(out.end(), hit->second.begin(), hit->second.end());
+    return;
+  }
+  std::vector<int32_t> parts(word.size());
+  for (size_t i = 0; i < word.size(); i++) parts[i] = byte_id_[static_cast<unsigned char>(word[i])];
+  while (parts.size() > 1) {
+    // the adjacent pair with the lowest rank
+    int32_t best_rank = INT32_MAX, best_id = -1;
+    uint64_t best_key = 0;
+    for (size_t i = 0; i + 1 < parts.size(); i++) {
+      uint64_t key = (uint64_t(uint32_t(parts[i])) << 32) | uint32_t(parts[i + 1]);
+      auto m = merges_.find(key);
+      if (m != merges_.end() && m->second.rank < best_rank) {
+        best_rank = m->second.rank;
+        best_id = m->second.id;
+        best_key = key;
+      }
+    }
+    if (best_id < 0) break;
+    // merge every occurrence, left to right
+    int32_t a = int32_t(best_key >> 32), b = int32_t(best_key & 0xFFFFFFFFu);
+    size_t w = 0;
+    for (size_t i = 0; i < parts.size(); i++) {
+      if (i + 1 < parts.size() && parts[i] == a && parts[i + 1] == b) {
+        parts[w++] = best_id;
+        i++;
+      } else {
+        parts[w++] = parts[i];
+      }
+    }
+    parts.resize(w);
+  }
+  out.insert(out.end(), parts.begin(), parts.end());
+  if (cache_.size() > (1u << 20)) cache_.clear();  // bound the memory on huge vocabularies of words
+  cache_.emplace(std::string(word), std::move(parts));
+}
+
+void Gpt2Tokenizer::encode(std::string_view text, std::vector<int32_t>& out) {
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t e = gpt2_next_word(text, i);
+    bpe(text.substr(i, e - i), out);
+    i = e;
+  }
+}
+
+std::string Gpt2Tokenizer::decode(std::span<const int32_t> ids) const {
+  std::string s;
+  for (size_t i = 0; i < ids.size(); i++) {
+    DASG_CHECK(ids[i] >= 0 && ids[i] < vocab_size(), "gpt2 tokenizer: decode: id ", ids[i], " at position ", i,
+               " is outside the vocabulary 0..", vocab_size() - 1);
+    s += token_bytes_[size_t(ids[i])];
+  }
+  return s;
+}
+
+}  // namespace dasg::data
