@@ -6,6 +6,7 @@
 #pragma once
 #include <math.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cmath>
@@ -26,10 +27,10 @@
 #define __align__(n) alignas(n)
 
 // Indices of the emulated thread running on this host thread (set by the scheduler).
-extern thread_local uint3 threadIdx;
-extern thread_local uint3 blockIdx;
-extern thread_local dim3 blockDim;
-extern thread_local dim3 gridDim;
+inline thread_local uint3 threadIdx;
+inline thread_local uint3 blockIdx;
+inline thread_local dim3 blockDim;
+inline thread_local dim3 gridDim;
 constexpr int warpSize = 32;
 
 namespace dasg::emu {
@@ -117,13 +118,13 @@ template <class T>
 T __shfl_up_sync(unsigned mask, T var, unsigned delta, int width = warpSize,
                  std::source_location where = std::source_location::current()) {
   using namespace dasg::emu;
-  return from_bits<T>(warp_collective(WarpOp::shfl_up, mask, to_bits(var), int(delta), width, where));
+  return from_bits<T>(warp_collective(WarpOp::shfl_up, mask, to_bits(var), int(std::min(delta, 32u)), width, where));
 }
 template <class T>
 T __shfl_down_sync(unsigned mask, T var, unsigned delta, int width = warpSize,
                    std::source_location where = std::source_location::current()) {
   using namespace dasg::emu;
-  return from_bits<T>(warp_collective(WarpOp::shfl_down, mask, to_bits(var), int(delta), width, where));
+  return from_bits<T>(warp_collective(WarpOp::shfl_down, mask, to_bits(var), int(std::min(delta, 32u)), width, where));
 }
 template <class T>
 T __shfl_xor_sync(unsigned mask, T var, int lane_mask, int width = warpSize,
@@ -206,8 +207,8 @@ inline unsigned __float_as_uint(float x) { return std::bit_cast<unsigned>(x); }
 
 // max/min overloads as CUDA's math headers declare them (mixed signedness/precision included).
 #define DASG_EMU_MINMAX(A, B, R)                                             \
-  inline R max(A a, B b) { return R(a) > R(b) ? R(a) : R(b); }               \
-  inline R min(A a, B b) { return R(a) < R(b) ? R(a) : R(b); }
+  inline R max(A a, B b) { return std::max<R>(a, b); }                       \
+  inline R min(A a, B b) { return std::min<R>(a, b); }
 DASG_EMU_MINMAX(int, int, int)
 DASG_EMU_MINMAX(unsigned, unsigned, unsigned)
 DASG_EMU_MINMAX(int, unsigned, unsigned)

@@ -18,11 +18,6 @@
 
 #include "engine/cuda/emulator/device.hpp"
 
-thread_local uint3 threadIdx;
-thread_local uint3 blockIdx;
-thread_local dim3 blockDim;
-thread_local dim3 gridDim;
-
 namespace dasg::emu {
 namespace {
 
@@ -244,8 +239,8 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int 
     fail(b, b.thread(t) + " calls " + call + " with width " + std::to_string(width) + "; expected a power of 2 <= 32");
   for (int j = base; j < std::min(base + 32, b.nthreads); ++j) {
     const LaneWait& o = b.lanes[j];
-    const bool overlap = (mask >> (j - base) & 1u) || (o.mask >> lane & 1u);
-    if (j != t && o.waiting && overlap && (o.mask != mask || o.op != op))
+    const bool each_waits_for_other = (mask >> (j - base) & 1u) && (o.mask >> lane & 1u);
+    if (j != t && o.waiting && each_waits_for_other && (o.mask != mask || o.op != op))
       fail(b, "warp " + std::to_string(t / 32) + ": " + b.thread(t) + " calls " + call + " while " + b.thread(j) +
                   " waits in " + op_name(o.op) + "(mask " + hex(o.mask) + ") at " + site(o.where) +
                   "; the lanes a mask names must all make the same call with the same mask");
@@ -326,7 +321,9 @@ void run_thread(const Job& job) {
   tls_block = nullptr;
 }
 
-void worker_loop(Worker& w) {
+// Worker t of a slot, once woken, wakes workers 2t+1 and 2t+2: a block's threads start in a
+// tree rather than one by one from the launching thread.
+void worker_loop(Worker& w, const std::vector<std::unique_ptr<Worker>>& workers, int index) {
   for (;;) {
     Job job;
     {
@@ -336,6 +333,8 @@ void worker_loop(Worker& w) {
       job = w.job;
       w.has_job = false;
     }
+    for (int child = 2 * index + 1; child <= 2 * index + 2 && child < job.block->nthreads; ++child)
+      workers[child]->cv.notify_one();
     run_thread(job);
     Launch& L = *job.launch;
     std::lock_guard lk(L.m);
@@ -362,20 +361,18 @@ struct Pool {
   }
   void start(int slot, Block* block, Launch* launch) {
     auto& workers = slots[slot];
+    // Workers read `workers` only while running a job, so growing it here (no job runs) is safe.
     while (int(workers.size()) < block->nthreads) {
       workers.push_back(std::make_unique<Worker>());
       Worker* w = workers.back().get();
-      w->thread = std::thread([w] { worker_loop(*w); });
+      w->thread = std::thread([w, &workers, index = int(workers.size()) - 1] { worker_loop(*w, workers, index); });
     }
     for (int t = 0; t < block->nthreads; ++t) {
-      Worker& w = *workers[t];
-      {
-        std::lock_guard lk(w.m);
-        w.job = Job{block, launch, slot, t};
-        w.has_job = true;
-      }
-      w.cv.notify_one();
+      std::lock_guard lk(workers[t]->m);
+      workers[t]->job = Job{block, launch, slot, t};
+      workers[t]->has_job = true;
     }
+    workers[0]->cv.notify_one();
   }
 };
 
@@ -408,7 +405,7 @@ cudaError_t launch_grid(const void* func, dim3 grid, dim3 block, size_t shared_b
     return config_error(cudaErrorInvalidConfiguration,
                         "kernel launch: grid " + dims(grid) + " is invalid; sm_90 allows x < 2^31, y, z <= 65535");
   const uint64_t nblocks = uint64_t(grid.x) * grid.y * grid.z;
-  if (nblocks > (uint64_t(1) << 32))
+  if (nblocks > (uint64_t(1) << 26))
     return config_error(cudaErrorInvalidConfiguration, "kernel launch: grid " + dims(grid) + " is too large to emulate");
   if (shared_bytes > max_dynamic_shared(func))
     return config_error(cudaErrorInvalidValue,

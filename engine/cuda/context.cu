@@ -1,0 +1,73 @@
+// Per-device stream and library handles (see context.hpp).
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "engine/cuda/context.hpp"
+
+namespace dasg::cuda {
+
+namespace {
+struct DeviceContext {
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+};
+
+std::mutex g_mutex;
+std::vector<DeviceContext> g_contexts;
+
+bool env_flag(const char* name, bool fallback) {
+  const char* v = std::getenv(name);
+  if (!v) return fallback;
+  return std::strcmp(v, "0") != 0;
+}
+bool g_tf32 = env_flag("DASG_TF32", true);
+bool g_cudnn_softmax = env_flag("DASG_CUDNN_SOFTMAX", false);
+
+DeviceContext& context(int device) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_contexts.empty()) {
+    int count = 0;
+    DASG_CUDA_CHECK(cudaGetDeviceCount(&count));
+    g_contexts.resize((size_t)count);
+  }
+  DASG_CHECK(device >= 0 && device < (int)g_contexts.size(), "cuda: device cuda:", device, " requested, but ",
+             g_contexts.size(), " CUDA device(s) are present");
+  DASG_CUDA_CHECK(cudaSetDevice(device));
+  DeviceContext& c = g_contexts[(size_t)device];
+  if (!c.stream) DASG_CUDA_CHECK(cudaStreamCreate(&c.stream));
+  return c;
+}
+}  // namespace
+
+void use_device(int device) { context(device); }
+
+cudaStream_t stream(int device) { return context(device).stream; }
+
+cublasHandle_t cublas(int device) {
+  DeviceContext& c = context(device);
+  if (!c.cublas) {
+    DASG_CUBLAS_CHECK(cublasCreate(&c.cublas));
+    DASG_CUBLAS_CHECK(cublasSetStream(c.cublas, c.stream));
+  }
+  DASG_CUBLAS_CHECK(cublasSetMathMode(c.cublas, g_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  return c.cublas;
+}
+
+cudnnHandle_t cudnn(int device) {
+  DeviceContext& c = context(device);
+  if (!c.cudnn) {
+    DASG_CUDNN_CHECK(cudnnCreate(&c.cudnn));
+    DASG_CUDNN_CHECK(cudnnSetStream(c.cudnn, c.stream));
+  }
+  return c.cudnn;
+}
+
+bool tf32_enabled() { return g_tf32; }
+void set_tf32(bool on) { g_tf32 = on; }
+bool cudnn_softmax_enabled() { return g_cudnn_softmax; }
+void set_cudnn_softmax(bool on) { g_cudnn_softmax = on; }
+
+}  // namespace dasg::cuda

@@ -1,0 +1,77 @@
+// softmax / log_softmax on the CPU, one row of length C at a time (rows in parallel).
+//   x, y, gy, gx: [N, C] (the tensors' last dimension is C, the rest is N)
+//   forward:   m = max_c x;  s = Σ_c exp(x − m);  y = exp(x − m)/s   or   y = x − m − ln s
+//   backward:  softmax:      gx = y·(gy − Σ_c gy·y)
+//              log_softmax:  gx = gy − exp(y)·Σ_c gy
+// Row sums accumulate in double. Subtracting the row maximum keeps every exp() ≤ 1.
+#include <cmath>
+
+#include "engine/kernels/softmax.hpp"
+
+namespace dasg::kernels {
+
+namespace {
+// The [N, C] view of a tensor whose last dimension is C.
+void rows_of(const Tensor& t, int64_t& N, int64_t& C) {
+  C = t.dim() == 0 ? 1 : t.size(-1);
+  N = C == 0 ? 0 : t.numel() / C;
+}
+}  // namespace
+
+void softmax_cpu(const Tensor& x, Tensor& y, bool log) {
+  dispatch_float(x.dtype(), log ? "log_softmax" : "softmax", [&]<class T>() {
+    int64_t N, C;
+    rows_of(x, N, C);
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+#pragma omp parallel for if (N * C > kParallelGrain)
+    for (int64_t n = 0; n < N; ++n) {
+      const T* xr = px + n * C;
+      T* yr = py + n * C;
+      T m = xr[0];
+      for (int64_t c = 1; c < C; ++c) m = xr[c] > m ? xr[c] : m;
+      double s = 0;
+      if (log) {
+        for (int64_t c = 0; c < C; ++c) s += std::exp((double)(xr[c] - m));
+        const T shift = m + (T)std::log(s);
+        for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] - shift;
+      } else {
+        for (int64_t c = 0; c < C; ++c) {
+          T e = std::exp(xr[c] - m);
+          yr[c] = e;
+          s += (double)e;
+        }
+        const T inv = (T)(1.0 / s);
+        for (int64_t c = 0; c < C; ++c) yr[c] *= inv;
+      }
+    }
+  });
+}
+
+void softmax_backward_cpu(const Tensor& y, const Tensor& gy, Tensor& gx, bool log) {
+  dispatch_float(y.dtype(), log ? "log_softmax" : "softmax", [&]<class T>() {
+    int64_t N, C;
+    rows_of(y, N, C);
+    const T* py = y.data<T>();
+    const T* pg = gy.data<T>();
+    T* pgx = gx.data<T>();
+#pragma omp parallel for if (N * C > kParallelGrain)
+    for (int64_t n = 0; n < N; ++n) {
+      const T* yr = py + n * C;
+      const T* gr = pg + n * C;
+      T* gxr = pgx + n * C;
+      double s = 0;
+      if (log) {
+        for (int64_t c = 0; c < C; ++c) s += (double)gr[c];
+        const T st = (T)s;
+        for (int64_t c = 0; c < C; ++c) gxr[c] = gr[c] - std::exp(yr[c]) * st;
+      } else {
+        for (int64_t c = 0; c < C; ++c) s += (double)gr[c] * (double)yr[c];
+        const T st = (T)s;
+        for (int64_t c = 0; c < C; ++c) gxr[c] = yr[c] * (gr[c] - st);
+      }
+    }
+  });
+}
+
+}  // namespace dasg::kernels
