@@ -10,6 +10,7 @@
 #include "apps/flags.hpp"
 
 int tokenize_main(int argc, char** argv);
+int train_main(int argc, char** argv);
 
 namespace {
 
@@ -21,6 +22,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"tokenize", "encode text files (or the default corpus) into train/val token shards", tokenize_main},
+    {"train", "train a language model on token shards (no flag: dasg-tiny on the default corpus)", train_main},
 };
 
 void print_usage(FILE* out) {

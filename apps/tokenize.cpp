@@ -56,32 +56,27 @@ int tokenize_main(int argc, char** argv) {
   std::string tok_name = flags.str("tokenizer", def ? "byte" : "");
   if (tok_name.empty()) throw UsageError("dasg tokenize: --tokenizer is required (byte or gpt2)");
 
-  std::vector<std::string> files;
   dasg::data::TokenizeOptions opt;
+  opt.name = flags.str("name", def ? "fortunes" : opt.name);
+  opt.val_fraction = flags.number("val-fraction", opt.val_fraction);
+  opt.shard_tokens = flags.integer("shard-tokens", opt.shard_tokens);
+  opt.progress = true;
+  auto tok = dasg::data::make_tokenizer(tok_name, flags.str("vocab-dir", ""));
   std::string out;
+  dasg::data::TokenizeSummary s;
   if (def) {
     if (flags.has("input") || flags.has("split"))
       throw UsageError("dasg tokenize: --default chooses the inputs and the split itself; drop --input/--split");
-    files = dasg::data::fortune_files(dasg::data::default_fortune_dir());
-    opt.split = dasg::data::DocSplit::fortune;
-    opt.name = "fortunes";
-    const char* env = std::getenv("DASG_DATA");
-    std::string root = env && *env ? env : "data/default";
-    out = flags.str("out", (std::filesystem::path(root) / ("fortunes_" + tok_name)).string());
+    out = flags.str("out", dasg::data::default_corpus_dir(tok_name));
+    s = dasg::data::tokenize_default_corpus(*tok, out, opt);
   } else {
-    files = flags.list("input");
+    std::vector<std::string> files = flags.list("input");
     if (files.empty()) throw UsageError("dasg tokenize: --input is required (or --default)");
     if (!flags.has("out")) throw UsageError("dasg tokenize: --out is required (or --default)");
     out = flags.str("out", "");
     opt.split = dasg::data::parse_doc_split(flags.str("split", "file"));
+    s = dasg::data::tokenize_files(files, *tok, out, opt);
   }
-  opt.name = flags.str("name", opt.name);
-  opt.val_fraction = flags.number("val-fraction", opt.val_fraction);
-  opt.shard_tokens = flags.integer("shard-tokens", opt.shard_tokens);
-  opt.progress = true;
-
-  auto tok = dasg::data::make_tokenizer(tok_name, flags.str("vocab-dir", ""));
-  dasg::data::TokenizeSummary s = dasg::data::tokenize_files(files, *tok, out, opt);
   int64_t train_shards = 0;
   for (const std::string& p : s.shards) train_shards += p.find("_train_") != std::string::npos;
   std::printf("tokenize: %lld files, %lld documents (%lld val), tokenizer %s (vocab %d)\n", (long long)s.files,

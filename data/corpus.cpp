@@ -164,4 +164,16 @@ TokenizeSummary tokenize_files(const std::vector<std::string>& files, Tokenizer&
   return sum;
 }
 
+std::string default_corpus_dir(const std::string& tokenizer_name) {
+  const char* env = std::getenv("DASG_DATA");
+  std::string root = env && *env ? env : "data/default";
+  return (fs::path(root) / ("fortunes_" + tokenizer_name)).string();
+}
+
+TokenizeSummary tokenize_default_corpus(Tokenizer& tok, const std::string& out_dir, TokenizeOptions opt) {
+  opt.split = DocSplit::fortune;
+  if (opt.name == TokenizeOptions{}.name) opt.name = "fortunes";
+  return tokenize_files(fortune_files(default_fortune_dir()), tok, out_dir, opt);
+}
+
 }  // namespace dasg::data

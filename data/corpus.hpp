@@ -57,4 +57,10 @@ struct TokenizeSummary {
 TokenizeSummary tokenize_files(const std::vector<std::string>& files, Tokenizer& tok, const std::string& out_dir,
                                const TokenizeOptions& opt);
 
+// The default corpus (Debian's fortunes, one document per fortune): where its shards go for a
+// tokenizer ($DASG_DATA/fortunes_<tokenizer>, else data/default/fortunes_<tokenizer>), and the
+// tokenization itself.
+std::string default_corpus_dir(const std::string& tokenizer_name);
+TokenizeSummary tokenize_default_corpus(Tokenizer& tok, const std::string& out_dir, TokenizeOptions opt);
+
 }  // namespace dasg::data

@@ -26,6 +26,8 @@ fs::path resolve(const std::string& dir) {
 }
 }  // namespace
 
+std::string checkpoint_path(const std::string& dir) { return resolve(dir).string(); }
+
 bool checkpoint_exists(const std::string& dir) { return complete(dir) || complete(dir + ".old"); }
 
 void save_checkpoint(const std::string& dir, const Checkpoint& ckpt, void (*before_rename)()) {

@@ -29,5 +29,7 @@ struct Checkpoint {
 void save_checkpoint(const std::string& dir, const Checkpoint& ckpt, void (*before_rename)() = nullptr);
 Checkpoint load_checkpoint(const std::string& dir);
 bool checkpoint_exists(const std::string& dir);
+// The directory a load of `dir` reads: dir itself, or dir.old after a cut save.
+std::string checkpoint_path(const std::string& dir);
 
 }  // namespace dasg
