@@ -1,0 +1,99 @@
+// GMHA and the "local"/"full" variants (DESIGN §7.2). Shapes: B batch, T length, D width,
+// H heads of width d, L group length, G_T = ⌈T/L⌉ groups present at length T.
+#include "model/attention.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "ops/elementwise.hpp"
+#include "ops/matmul.hpp"
+#include "ops/shape.hpp"
+#include "ops/softmax.hpp"
+
+namespace dasg {
+
+Attention::Attention(const Config& cfg, Parameters& p, const std::string& prefix, Generator& gen) : cfg_(cfg) {
+  const int64_t D = cfg.d_model, Hg = cfg.gmha.group_mlp_hidden;
+  const double residual_std = 0.02 / std::sqrt(2.0 * cfg.n_layer);
+  qkv_ = Linear::make(p, prefix + ".qkv", 3 * D, D, 0.02, gen);
+  proj_ = Linear::make(p, prefix + ".proj", D, D, residual_std, gen);
+  for (int64_t g = 0; g < cfg.gmha.groups; ++g) {
+    const std::string name = prefix + ".group_mlp." + std::to_string(g);
+    group_mlp_.push_back({Linear::make(p, name + ".fc1", Hg, D, 0.02, gen), Linear::make(p, name + ".fc2", D, Hg, 0.02, gen)});
+  }
+  agg_q_ = Linear::make(p, prefix + ".agg.q", D, D, 0.02, gen);
+  agg_k_ = Linear::make(p, prefix + ".agg.k", D, D, 0.02, gen);
+  agg_v_ = Linear::make(p, prefix + ".agg.v", D, D, 0.02, gen);
+}
+
+AttentionMask Attention::mask(int64_t T) const {
+  if (cfg_.attention == "full") return full_attention_mask(T, cfg_.causal);
+  return {cfg_.group_len(), cfg_.gmha.window, cfg_.causal};
+}
+
+int64_t Attention::allowed_keys(int64_t t, int64_t n, int64_t T) const {
+  if (t >= n) return 0;
+  const AttentionMask m = mask(T);
+  const int64_t start = t / m.group_len * m.group_len;
+  const int64_t lo = std::max(start, t - m.window + 1);
+  const int64_t hi = m.causal ? t : std::min({start + m.group_len - 1, t + m.window - 1, n - 1});
+  return hi - lo + 1;
+}
+
+AttentionOutput Attention::forward(const Tensor& x, const BatchInfo& batch) const {
+  const int64_t T = batch.T;
+  GroupedAttentionResult a = grouped_window_attention(qkv_(x), cfg_.n_head, mask(T), batch.lengths);
+  Tensor o = a.out;
+  if (cfg_.attention == "gmha") {
+    o = refine_groups(o, T);
+    if (Tensor c = aggregate(o, batch); c.defined()) o = o + c;
+  }
+  return {proj_(o), a.complexity, a.importance};
+}
+
+Tensor Attention::refine_groups(const Tensor& u, int64_t T) const {
+  if (cfg_.gmha.group_mlp_hidden == 0) return u;
+  const int64_t L = cfg_.group_len(), groups = (T + L - 1) / L;
+  std::vector<Tensor> parts;
+  for (int64_t g = 0; g < groups; ++g) {
+    Tensor ug = groups == 1 ? u : slice(u, 1, g * L, std::min(L, T - g * L));
+    parts.push_back(ug + group_mlp_[(size_t)g].fc2(gelu(group_mlp_[(size_t)g].fc1(ug))));
+  }
+  return groups == 1 ? parts[0] : concat(parts, 1);
+}
+
+// c_i = concat_h Σ_{g'∈V(i)} softmax(a_i·k_g'/√d) v_g', with m_g the mean of u' over the real
+// positions of group g. Returns an undefined tensor when no position sees any group.
+Tensor Attention::aggregate(const Tensor& u, const BatchInfo& batch) const {
+  const int64_t B = batch.B, T = batch.T, D = cfg_.d_model, H = cfg_.n_head, d = D / H;
+  const int64_t L = cfg_.group_len(), G = (T + L - 1) / L;
+  if (!cfg_.gmha.aggregate || G == 1) return Tensor();
+  // pool[b, g, t] = 1/(real positions of g) for real t in g; visible bias 0 or −1e9.
+  std::vector<float> pool((size_t)(B * G * T), 0.f), bias((size_t)(B * T * G), -1e9f), row_seen((size_t)(B * T), 0.f);
+  for (int64_t b = 0; b < B; ++b) {
+    std::vector<int64_t> count((size_t)G, 0);
+    for (int64_t t = 0; t < batch.length[(size_t)b]; ++t) count[(size_t)(t / L)]++;
+    for (int64_t t = 0; t < batch.length[(size_t)b]; ++t)
+      pool[(size_t)((b * G + t / L) * T + t)] = 1.f / (float)count[(size_t)(t / L)];
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t g = 0; g < G; ++g) {
+        const bool visible = cfg_.causal ? g < t / L : (g != t / L && count[(size_t)g] > 0);
+        if (!visible) continue;
+        bias[(size_t)((b * T + t) * G + g)] = 0.f;
+        row_seen[(size_t)(b * T + t)] = 1.f;
+      }
+  }
+  const Device dev = batch.device;
+  Tensor m = bmm(constant_tensor(pool, {B, G, T}, dev), u);  // [B, G, D]
+  auto heads = [&](const Tensor& t, int64_t len) {            // [B, len, D] → [B·H, len, d]
+    return reshape(permute(reshape(t, {B, len, H, d}), {0, 2, 1, 3}), {B * H, len, d});
+  };
+  Tensor q = heads(agg_q_(u), T), k = heads(agg_k_(m), G), v = heads(agg_v_(m), G);
+  Tensor scores = reshape(bmm(q, k, false, true), {B, H, T, G}) * (1.0 / std::sqrt((double)d));
+  Tensor p = softmax(scores + constant_tensor(bias, {B, 1, T, G}, dev));
+  Tensor c = bmm(reshape(p, {B * H, T, G}), v);  // [B·H, T, d]
+  c = reshape(permute(reshape(c, {B, H, T, d}), {0, 2, 1, 3}), {B, T, D});
+  return c * constant_tensor(row_seen, {B, T, 1}, dev);
+}
+
+}  // namespace dasg

@@ -1,0 +1,51 @@
+// Attention (DESIGN §7.2): GMHA and its two variants.
+//   "gmha":  q,k,v = LN1(x)·W_qkvᵀ + b_qkv → grouped sliding-window attention u (with the
+//            evaluator's C and I) → per-group MLP refinement u' → aggregation c over the visible
+//            group summaries → o = (u' + c)·W_oᵀ + b_o.
+//   "local": steps 1, 2, 5 only: o = u·W_oᵀ + b_o.
+//   "full":  standard multi-head attention (the same fused op with one group of length T and
+//            window T), C and I under the same definitions.
+// Every parameter of §8 (group MLPs, aggregation) is registered whatever the variant.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "model/batch.hpp"
+#include "model/config.hpp"
+#include "model/module.hpp"
+#include "ops/grouped_attention.hpp"
+
+namespace dasg {
+
+struct AttentionOutput {
+  Tensor out;         // o [B, T, D]
+  Tensor complexity;  // C [B, T], no grad, 0 at padding
+  Tensor importance;  // I [B, T], no grad, 0 at padding
+};
+
+struct GroupMlp {
+  Linear fc1, fc2;  // D → Hg → D
+};
+
+class Attention {
+ public:
+  Attention(const Config& cfg, Parameters& p, const std::string& prefix, Generator& gen);
+  // x: LN1(h) [B, T, D].
+  AttentionOutput forward(const Tensor& x, const BatchInfo& batch) const;
+  // The mask of the fused local attention for inputs of length T.
+  AttentionMask mask(int64_t T) const;
+  // n_i, the number of keys position t of a sequence of length n may attend to.
+  int64_t allowed_keys(int64_t t, int64_t n, int64_t T) const;
+
+ private:
+  // Steps 3 and 4: u' = u + MLP_g(u) per group; c from the group summaries. u [B, T, D].
+  Tensor refine_groups(const Tensor& u, int64_t T) const;
+  Tensor aggregate(const Tensor& u, const BatchInfo& batch) const;
+
+  Config cfg_;
+  Linear qkv_, proj_;
+  std::vector<GroupMlp> group_mlp_;
+  Linear agg_q_, agg_k_, agg_v_;
+};
+
+}  // namespace dasg
