@@ -142,7 +142,7 @@ TrainResult train_language_model(const TrainOptions& o, const GradientHook& hook
       sparsity += r.sparsity.item();
       routing = std::move(r.layers);
     }
-    if (hook) hook(step);
+    if (hook) hook(step, opt->params());
     const double k = 1.0 / (double)o.grad_accum;
     loss_value = loss_sum * k;
     const double norm = clip_grad_norm(opt->params(), o.grad_clip);

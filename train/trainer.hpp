@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "model/config.hpp"
 
@@ -45,8 +46,10 @@ struct TrainResult {
   std::string checkpoint_dir, metrics_path;
 };
 
-// Called after each micro-batch's backward, before clipping (tests inject faults here).
-using GradientHook = std::function<void(int64_t step)>;
+struct NamedParam;
+// Called after a step's backward passes, before clipping, with the parameters (tests inject
+// faults here).
+using GradientHook = std::function<void(int64_t step, const std::vector<NamedParam>& params)>;
 
 TrainResult train_language_model(const TrainOptions& options, const GradientHook& hook = nullptr);
 
