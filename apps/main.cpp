@@ -11,6 +11,7 @@
 
 int tokenize_main(int argc, char** argv);
 int train_main(int argc, char** argv);
+int config_main(int argc, char** argv);
 
 namespace {
 
@@ -22,6 +23,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"tokenize", "encode text files (or the default corpus) into train/val token shards", tokenize_main},
+    {"config", "print the model configuration's fields and defaults, or check a config", config_main},
     {"train", "train a language model on token shards (no flag: dasg-tiny on the default corpus)", train_main},
 };
 
