@@ -367,7 +367,9 @@ struct Pool {
       Worker* w = workers.back().get();
       w->thread = std::thread([w, &workers, index = int(workers.size()) - 1] { worker_loop(*w, workers, index); });
     }
-    for (int t = 0; t < block->nthreads; ++t) {
+    // Highest index first: a worker may start as soon as its own job is set, and then it wakes its
+    // children (higher indices), whose jobs must already be there.
+    for (int t = block->nthreads - 1; t >= 0; --t) {
       std::lock_guard lk(workers[t]->m);
       workers[t]->job = Job{block, launch, slot, t};
       workers[t]->has_job = true;
