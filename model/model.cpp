@@ -126,9 +126,8 @@ ForwardResult Model::forward(const Tensor& tokens, const Tensor& targets, const 
   return r;
 }
 
-// L_π = −policy_coef·mean_{sampled i}(A_i·log π̃(a_i)), A_i = R_i − b, R_i = −ℓ_i − cost_coef·cost(a_i).
-// b is the layer's baseline from before this step; a fresh run's first step has none yet and
-// uses the mean reward of this batch. LM rows whose target is ignored carry no reward.
+// The REINFORCE surrogate of every layer (model/reinforce.hpp). The reward of a token is its own
+// detached CE (LM) or its sequence's (encoder); LM rows whose target is ignored carry no reward.
 Tensor Model::policy_loss(ForwardResult& r, const Tensor& token_ce, const Tensor& targets, const BatchInfo& batch) {
   const int64_t N = batch.N, T = batch.T;
   const double cost_shallow = (double)cfg_.d_model / (double)(cfg_.d_model + cfg_.moe.d_ff_deep);
@@ -139,25 +138,24 @@ Tensor Model::policy_loss(ForwardResult& r, const Tensor& token_ce, const Tensor
   r.baseline.assign(blocks_.size(), 0.0);
   for (size_t l = 0; l < r.layers.size(); ++l) {
     LayerRouting& lr = r.layers[l];
-    r.baseline[l] = adr_state_[l].baseline;
+    r.baseline[l] = adr_state_[l].baseline.value;
     if (!lr.log_prob.defined()) continue;
     std::vector<float> reward;
     std::vector<int64_t> rows;
     for (int64_t i = 0; i < N; ++i) {
       if (!lr.sampled[(size_t)i] || (cfg_.causal && target[(size_t)i] == -100)) continue;
       const double loss = cfg_.causal ? ce[(size_t)i] : ce[(size_t)(i / T)];
-      reward.push_back((float)(-loss - cfg_.adr.cost_coef * (lr.deep[(size_t)i] ? 1.0 : cost_shallow)));
+      reward.push_back((float)tier_reward(loss, lr.deep[(size_t)i], cfg_.adr.cost_coef, cost_shallow));
       rows.push_back(i);
     }
     if (reward.empty()) continue;
     double mean_r = 0;
     for (float v : reward) mean_r += v;
     mean_r /= (double)reward.size();
-    const double b = adr_state_[l].baseline_set ? adr_state_[l].baseline : mean_r;
+    const double b = adr_state_[l].baseline.current(mean_r);
     std::vector<float> adv((size_t)N, 0.f);
     for (size_t k = 0; k < rows.size(); ++k) adv[(size_t)rows[k]] = (float)(reward[k] - b);
-    total = total + sum(lr.log_prob * constant_tensor(adv, {N, 1}, batch.device)) *
-                        (-cfg_.adr.policy_coef / (double)rows.size());
+    total = total + reinforce_surrogate(lr.log_prob, adv, (int64_t)rows.size(), cfg_.adr.policy_coef);
     r.mean_reward[l] = mean_r;
     if (training_) pending_reward_[l].insert(pending_reward_[l].end(), reward.begin(), reward.end());
   }
@@ -178,11 +176,7 @@ void Model::end_step() {
     if (!pending_reward_[l].empty()) {
       double m = 0;
       for (float v : pending_reward_[l]) m += v;
-      m /= (double)pending_reward_[l].size();
-      AdrLayerState& s = adr_state_[l];
-      const double k = cfg_.adr.baseline_momentum;
-      s.baseline = s.baseline_set ? k * s.baseline + (1 - k) * m : m;
-      s.baseline_set = true;
+      adr_state_[l].baseline.update(m / (double)pending_reward_[l].size(), cfg_.adr.baseline_momentum);
     }
     pending_r_[l].clear();
     pending_reward_[l].clear();

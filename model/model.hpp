@@ -17,6 +17,7 @@
 #include "model/config.hpp"
 #include "model/ffn.hpp"
 #include "model/module.hpp"
+#include "model/reinforce.hpp"
 
 namespace dasg {
 
@@ -31,9 +32,8 @@ struct ForwardResult {
 
 // A layer's REINFORCE/evaluator state beyond the buffers, for state.json.
 struct AdrLayerState {
-  bool stats_set = false;     // the running (μ, σ_r) came from data (the first step sets them)
-  bool baseline_set = false;
-  double baseline = 0;
+  bool stats_set = false;  // the running (μ, σ_r) came from data (the first step sets them)
+  PolicyBaseline baseline;
 };
 
 class Model {

@@ -7,6 +7,8 @@
 
 #include "autograd/node.hpp"
 #include "model/model.hpp"
+#include "model/reinforce.hpp"
+#include "ops/reduce.hpp"
 #include "ops/elementwise.hpp"
 #include "tests/helpers.hpp"
 
@@ -35,7 +37,61 @@ double mean_pi(const ForwardResult& r) {
 
 }  // namespace
 
+// A toy policy: one logit θ shared by M tokens, π = σ(θ); token i goes deep when u_i < π. The
+// surrogate, rewards and baseline are the model's own (model/reinforce.hpp). Returns π after
+// `steps` REINFORCE steps of plain SGD, given each arm's loss.
+static double train_toy_policy(double loss_deep, double loss_shallow, double cost_coef, int steps) {
+  Tensor theta = Tensor::zeros({1}, DType::f64).requires_grad_();
+  PolicyBaseline baseline;
+  Generator gen(99);
+  const int M = 64;
+  for (int step = 0; step < steps; ++step) {
+    const double pi = 1 / (1 + std::exp(-theta.item()));
+    std::vector<double> deep(M);
+    std::vector<float> reward(M);
+    double mean_r = 0;
+    for (int i = 0; i < M; ++i) {
+      deep[i] = gen.next_uniform() < pi ? 1 : 0;
+      reward[i] = (float)tier_reward(deep[i] ? loss_deep : loss_shallow, deep[i] > 0, cost_coef, 0.5);
+      mean_r += reward[i] / M;
+    }
+    std::vector<float> adv(M);
+    for (int i = 0; i < M; ++i) adv[i] = (float)(reward[i] - baseline.current(mean_r));
+    Tensor d = Tensor::from_vector(deep, {M});
+    Tensor p = sigmoid(theta);
+    Tensor log_prob = d * log(p) + (d * -1.0 + 1.0) * log(p * -1.0 + 1.0);  // log π̃(a_i), [M]
+    theta.zero_grad();
+    reinforce_surrogate(log_prob, adv, M, 1.0).backward();
+    theta.data<double>()[0] -= 0.5 * theta.grad().item();  // plain SGD
+    baseline.update(mean_r, 0.9);
+  }
+  return 1 / (1 + std::exp(-theta.item()));
+}
+
 TEST_SUITE("model") {
+  TEST_CASE("adr: REINFORCE prefers the cheaper tier when both give equal loss (toy policy)") {
+    CHECK(train_toy_policy(1.0, 1.0, 0.5, 200) < 0.2);
+  }
+
+  TEST_CASE("adr: REINFORCE prefers the better tier when cost_coef is 0 (toy policy)") {
+    CHECK(train_toy_policy(0.5, 1.5, 0.0, 200) > 0.8);
+    CHECK(train_toy_policy(1.5, 0.5, 0.0, 200) < 0.2);
+  }
+
+  TEST_CASE("adr: the baseline is the first step's mean reward, then an EMA") {
+    PolicyBaseline b;
+    CHECK(b.current(-3.0) == -3.0);  // none yet: the batch's own mean
+    b.update(-2.0, 0.5);
+    CHECK(b.value == -2.0);
+    b.update(-4.0, 0.5);
+    CHECK(b.value == doctest::Approx(-3.0));
+    CHECK(b.current(-10.0) == doctest::Approx(-3.0));
+    CHECK(tier_reward(1.0, true, 0.1, 0.5) == doctest::Approx(-1.1));
+    CHECK(tier_reward(1.0, false, 0.1, 0.5) == doctest::Approx(-1.05));
+    Tensor lp = Tensor::zeros({2}, DType::f64).requires_grad_();
+    CHECK(reinforce_surrogate(lp, {0.f, 0.f}, 0, 1.0).item() == 0.0);
+  }
+
   TEST_CASE("adr: REINFORCE moves a toy policy toward the better (cheaper) arm") {
     Model m(adr_config(), 31);
     m.transfer_dsse();  // deep = shallow: only the cost tells the arms apart
@@ -57,7 +113,7 @@ TEST_SUITE("model") {
     INFO("mean π " << first << " → " << last);
     CHECK(first == doctest::Approx(0.5));
     CHECK(last < 0.3);
-    CHECK(m.adr_state()[0].baseline_set);
+    CHECK(m.adr_state()[0].baseline.set);
   }
 
   TEST_CASE("adr: evaluation samples nothing and its policy term is 0; training samples the middle band") {
@@ -77,6 +133,32 @@ TEST_SUITE("model") {
     CHECK(e.policy.item() == 0);
     CHECK(!e.layers[0].log_prob.defined());
     CHECK(e.layers[0].deep_rate == 1);  // π = 0.5 ≥ 0.5
+  }
+
+  TEST_CASE("adr: an encoder's reward is its sequence's CE; padded tokens are never sampled") {
+    Config c = adr_config();
+    c.causal = false;
+    Model m(c, 37);
+    m.transfer_dsse();
+    m.train(true);
+    Generator gen(38);
+    ForwardResult r = m.forward(ids(2, 16, gen), Tensor::from_vector<int32_t>({0, 1}, {2}),
+                                Tensor::from_vector<int32_t>({16, 7}, {2}));
+    CHECK(r.token_ce.shape() == Shape{2});
+    int sampled = 0;
+    for (size_t i = 0; i < r.layers[0].sampled.size(); ++i) {
+      sampled += r.layers[0].sampled[i];
+      if (i >= 16 + 7) CHECK(r.layers[0].sampled[i] == 0);
+    }
+    CHECK(sampled == 16 + 7);
+    const double cost_shallow = 16.0 / (16.0 + 8.0), ce0 = r.token_ce.to_vector<float>()[0],
+                 ce1 = r.token_ce.to_vector<float>()[1];
+    // The mean reward lies between the two sequences' rewards at the extreme costs.
+    CHECK(r.mean_reward[0] <= -std::min(ce0, ce1) - 5 * cost_shallow + 1e-6);
+    CHECK(r.mean_reward[0] >= -std::max(ce0, ce1) - 5 * 1.0 - 1e-6);
+    CHECK(std::isfinite(r.policy.item()));
+    r.loss.backward();
+    CHECK(m.parameters().get("blocks.0.ffn.policy.b").grad().defined());
   }
 
   TEST_CASE("adr: the random ablation splits the tiers about evenly, in evaluation too") {

@@ -1,5 +1,5 @@
 // Suite "train": optimizer steps against hand-computed values, frozen parameters, the schedule,
-// gradient clipping.
+// gradient clipping, checkpoints.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -11,7 +11,6 @@
 
 #include "train/checkpoint.hpp"
 #include "train/optimizer.hpp"
-#include "train/reinforce.hpp"
 
 using namespace dasg;
 
@@ -100,56 +99,6 @@ TEST_SUITE("train") {
     a.grad().data<double>()[0] = NAN;
     CHECK(std::isnan(clip_grad_norm(ps, 1.0)));
     CHECK(b.grad().item() == doctest::Approx(0.8).epsilon(1e-5));
-  }
-
-  // A toy policy: one logit θ shared by M tokens, π = σ(θ); token i goes deep when u_i < π.
-  // Returns π after `steps` REINFORCE steps with SGD, given each arm's loss.
-  static double train_toy_policy(double loss_deep, double loss_shallow, double cost_coef, int steps) {
-    Tensor theta = Tensor::zeros({1}, DType::f64).requires_grad_();
-    SGD opt({{"theta", theta}}, {0.0, 0.0});
-    ReinforceUpdater upd(1, {1.0, cost_coef, 0.9, 0.5});
-    Generator gen(99);
-    const int M = 64;
-    for (int step = 0; step < steps; ++step) {
-      double pi = 1 / (1 + std::exp(-theta.item()));
-      std::vector<double> deep(M), loss(M);
-      for (int i = 0; i < M; ++i) {
-        deep[i] = gen.next_uniform() < pi ? 1 : 0;
-        loss[i] = deep[i] ? loss_deep : loss_shallow;
-      }
-      Tensor d = Tensor::from_vector(deep, {M});
-      Tensor p = sigmoid(theta);                             // [1]
-      Tensor log_prob = d * log(p) + (d * -1.0 + 1.0) * log(p * -1.0 + 1.0);  // [M]
-      TierSample sample{log_prob, d, Tensor::from_vector(loss, {M})};
-      opt.zero_grad();
-      upd.surrogate_loss(0, sample).backward();
-      opt.step(0.5);
-      upd.end_step();
-    }
-    return 1 / (1 + std::exp(-theta.item()));
-  }
-
-  TEST_CASE("train: REINFORCE prefers the cheaper tier when both give equal loss") {
-    CHECK(train_toy_policy(1.0, 1.0, 0.5, 200) < 0.2);
-  }
-
-  TEST_CASE("train: REINFORCE prefers the better tier when cost_coef is 0") {
-    CHECK(train_toy_policy(0.5, 1.5, 0.0, 200) > 0.8);
-    CHECK(train_toy_policy(1.5, 0.5, 0.0, 200) < 0.2);
-  }
-
-  TEST_CASE("train: REINFORCE baseline is the first step's mean reward, then an EMA") {
-    ReinforceUpdater upd(1, {1.0, 0.0, 0.5, 0.5});
-    Tensor lp = Tensor::zeros({2}, DType::f64).requires_grad_();
-    Tensor none = Tensor::zeros({2}, DType::f64);
-    upd.surrogate_loss(0, {lp, none, Tensor::from_vector<double>({1, 3}, {2})});  // R = −1, −3
-    auto s1 = upd.end_step();
-    CHECK(s1[0].baseline == doctest::Approx(-2.0));
-    upd.surrogate_loss(0, {lp, none, Tensor::from_vector<double>({4, 4}, {2})});  // R = −4
-    auto s2 = upd.end_step();
-    CHECK(s2[0].baseline == doctest::Approx(0.5 * -2.0 + 0.5 * -4.0));
-    CHECK(s2[0].mean_reward == doctest::Approx(-4.0));
-    CHECK(upd.surrogate_loss(0, {Tensor(), Tensor(), Tensor()}).item() == 0.0);
   }
 
   static Checkpoint small_checkpoint(double value, int64_t step) {

@@ -7,6 +7,7 @@
 // checkpoint: DIR, or (between the two renames) DIR.old, which load_checkpoint falls back to.
 #pragma once
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -15,6 +16,8 @@
 #include "engine/tensor.hpp"
 
 namespace dasg {
+
+class Model;
 
 struct Checkpoint {
   std::vector<std::pair<std::string, Tensor>> model;
@@ -31,5 +34,13 @@ Checkpoint load_checkpoint(const std::string& dir);
 bool checkpoint_exists(const std::string& dir);
 // The directory a load of `dir` reads: dir itself, or dir.old after a cut save.
 std::string checkpoint_path(const std::string& dir);
+
+// The model of a checkpoint (its config from model.safetensors' metadata, its weights, and its
+// REINFORCE/evaluator state from state.json), in evaluation mode.
+std::unique_ptr<Model> load_model(const std::string& dir);
+
+// The model's per-layer REINFORCE/evaluator state as state.json's "adr" array, and back.
+nlohmann::json adr_state_json(const Model& model);
+void restore_adr_state(Model& model, const nlohmann::json& adr);
 
 }  // namespace dasg

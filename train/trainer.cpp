@@ -58,19 +58,6 @@ double evaluate(Model& model, const TrainOptions& o, int64_t T) {
   return total / (double)n;
 }
 
-nlohmann::json adr_json(const Model& model) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const AdrLayerState& s : model.adr_state())
-    a.push_back({{"stats_set", s.stats_set}, {"baseline_set", s.baseline_set}, {"baseline", s.baseline}});
-  return a;
-}
-
-std::vector<AdrLayerState> adr_from_json(const nlohmann::json& a) {
-  std::vector<AdrLayerState> out;
-  for (const auto& s : a) out.push_back({s.at("stats_set"), s.at("baseline_set"), s.at("baseline")});
-  return out;
-}
-
 }  // namespace
 
 TrainResult train_language_model(const TrainOptions& o, const GradientHook& hook) {
@@ -97,7 +84,7 @@ TrainResult train_language_model(const TrainOptions& o, const GradientHook& hook
     skipped = c.state.at("skipped_steps");
     loader.restore(c.state.at("loader"));
     model.generator().set_state(c.state.at("rng").at("seed"), c.state.at("rng").at("offset"));
-    model.set_adr_state(adr_from_json(c.state.at("adr")));
+    restore_adr_state(model, c.state.at("adr"));
     DASG_CHECK(start <= o.steps, "train: the checkpoint in '", o.resume, "' is at step ", start, ", past --steps ", o.steps);
   }
   const bool dasg = o.model.ffn == "dasg";
@@ -114,7 +101,7 @@ TrainResult train_language_model(const TrainOptions& o, const GradientHook& hook
                {"config", o.model.to_json()},
                {"loader", loader.state()},
                {"rng", {{"seed", model.generator().seed()}, {"offset", model.generator().offset()}}},
-               {"adr", adr_json(model)}};
+               {"adr", adr_state_json(model)}};
     save_checkpoint(result.checkpoint_dir, c);
   };
 
