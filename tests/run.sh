@@ -22,5 +22,6 @@ if [ -f engine/cuda/emulator/CMakeLists.txt ]; then
   cmake -S . -B build-emu-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDASG_CUDA_EMULATE=ON \
         -DDASG_SANITIZE=address,undefined -DDASG_COMPONENTS="" >/dev/null
   cmake --build build-emu-asan -j "$JOBS" --target test_cuda_emulator $(cmake --build build-emu-asan --target help | grep -o 'test_parity[a-z_]*' | sort -u)
-  ctest --test-dir build-emu-asan -j "$JOBS" --output-on-failure -R '^(emulator|parity):'
+  LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
+    ctest --test-dir build-emu-asan -j "$JOBS" --output-on-failure -R '^(emulator|parity):'
 fi

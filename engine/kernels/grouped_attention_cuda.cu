@@ -1,0 +1,274 @@
+// Grouped sliding-window attention on CUDA (the math is in grouped_attention.hpp).
+//
+// Every kernel gives one warp one position (grid-stride over positions, 4 warps a block, so a
+// block is one (b, h, tile of 4 queries) unit): the lanes split the d channels (c ≡ lane mod 32),
+// dot products are a butterfly __shfl_xor_sync sum (bitwise the same in every lane, so every lane
+// takes the same branches), and the running accumulators of d channels live in the warp's slice
+// of dynamic shared memory, each lane touching only its own channels (no barriers needed; none
+// used). Nothing of size T×w is stored: p is recomputed from lse. Launch: 128 threads,
+// min(⌈positions/4⌉, 65535) blocks, (accumulators per warp)·4·d·sizeof(T) bytes of shared memory.
+//
+// forward (one warp per (b, h, query i), B·H·T of them): online softmax over keys(i) in
+//   ascending j, with the running max m, normaliser Z and A = Σ_j e_j (s_j − m), rescaled by
+//   α = exp(m − m') when the max grows; u_i = acc / Z, lse_i = m + ln Z, entropy H_i = ln Z − A/Z
+//   (kept per head in a [B,H,T] f64 scratch).
+// statistics (one warp per (b, t)): C_t = mean_h H^h_t / ln n_t; ρ from p recomputed from lse:
+//   causal ρ_t = mean_h p_tt·n_t; encoder ρ_t = mean_h (1/n_t) Σ_{i ∈ keys(t)} p_it·n_i (the mask is
+//   symmetric there, so the queries that attend t are keys(t)) — a gather, no scatter, no atomics.
+// backward, two kernels, each output row written by exactly one warp (race-free, deterministic):
+//   A (one warp per query i): D_i = do_i·u_i (kept in a [B,H,T] scratch),
+//     dq_i = Σ_{j ∈ keys(i)} ds_ij k_j,  ds_ij = p_ij (do_i·v_j − D_i)/√d,  p_ij = exp(s_ij − lse_i);
+//   B (one warp per key j, over the queries that attend j: keys(j) cut to i ≥ j when causal):
+//     dk_j = Σ_i ds_ij q_i,  dv_j = Σ_i p_ij do_i.
+//   Every row of dq, dk, dv is written (zeros for padded positions), so no zero fill is needed,
+//   and the packed layout (one tensor, three column blocks) is covered exactly once.
+#include <cmath>
+
+#include "engine/cuda/kernel_utils.cuh"
+#include "engine/kernels/grouped_attention.hpp"
+
+namespace dasg::kernels {
+
+namespace {
+
+constexpr int kWarps = 4;  // warps (positions in flight) a block
+constexpr size_t kMaxShared = 48 * 1024;
+
+// Σ_c a[c]·b[c] over the warp, the same bits in every lane.
+template <class T>
+__device__ inline T warp_dot(const T* a, const T* b, int64_t d, int lane) {
+  T s = 0;
+  for (int64_t c = lane; c < d; c += 32) s += a[c] * b[c];
+  for (int offset = 16; offset > 0; offset /= 2) s += __shfl_xor_sync(0xffffffffu, s, offset);
+  return s;
+}
+
+// The queries that may attend key j: keys(j) of the symmetric (encoder) mask, cut to i ≥ j when causal.
+__device__ inline KeySpan attention_queries(const AttentionShape& s, int64_t j, int64_t n) {
+  KeySpan span = attention_keys(s.L, s.w, false, j, n);
+  if (s.causal && span.hi >= span.lo) span.lo = j;
+  return span;
+}
+
+__device__ inline int64_t seq_len(const int32_t* len, int64_t b, int64_t T) { return len ? (int64_t)len[b] : T; }
+
+template <class T>
+__global__ void attention_forward_kernel(const T* q, const T* k, const T* v, const int32_t* len, T* u, T* lse,
+                                         double* ent, AttentionShape s, T scale) {
+  DASG_DYNAMIC_SHARED(T, shared);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int64_t d = s.d, TT = s.T, Hd = s.H * d, total = s.B * s.H * TT;
+  T* acc = shared + warp * d;
+  for (int64_t e = (int64_t)blockIdx.x * kWarps + warp; e < total; e += (int64_t)gridDim.x * kWarps) {
+    const int64_t i = e % TT, bh = e / TT, b = bh / s.H, h = bh % s.H;
+    T* ui = u + (b * TT + i) * Hd + h * d;
+    const KeySpan ks = attention_keys(s.L, s.w, s.causal, i, seq_len(len, b, TT));
+    if (ks.hi < ks.lo) {  // padded query: no key
+      for (int64_t c = lane; c < d; c += 32) ui[c] = T(0);
+      if (lane == 0) {
+        lse[e] = T(0);
+        ent[e] = 0.0;
+      }
+      continue;
+    }
+    const int64_t base = b * s.sb + h * s.sh;
+    const T* qi = q + base + i * s.st;
+    for (int64_t c = lane; c < d; c += 32) acc[c] = T(0);
+    T m = -INFINITY, Z = T(0), A = T(0);
+    for (int64_t j = ks.lo; j <= ks.hi; ++j) {
+      const T sj = warp_dot(qi, k + base + j * s.st, d, lane) * scale;
+      if (sj > m) {
+        if (Z > T(0)) {  // rescale what was summed relative to the old max
+          const T alpha = exp(m - sj);
+          A = alpha * (A + Z * (m - sj));
+          Z *= alpha;
+          for (int64_t c = lane; c < d; c += 32) acc[c] *= alpha;
+        }
+        m = sj;
+      }
+      const T ej = exp(sj - m);
+      Z += ej;
+      A += ej * (sj - m);
+      const T* vj = v + base + j * s.st;
+      for (int64_t c = lane; c < d; c += 32) acc[c] += ej * vj[c];
+    }
+    const T inv = T(1) / Z;
+    for (int64_t c = lane; c < d; c += 32) ui[c] = acc[c] * inv;
+    if (lane == 0) {
+      lse[e] = m + log(Z);
+      const double hi = (double)log(Z) - (double)(A * inv);
+      ent[e] = hi > 0.0 ? hi : 0.0;
+    }
+  }
+}
+
+template <class T>
+__global__ void attention_stats_kernel(const T* q, const T* k, const int32_t* len, const T* lse, const double* ent,
+                                       T* C, T* I, AttentionShape s, T scale) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int64_t TT = s.T, H = s.H, total = s.B * TT;
+  for (int64_t bt = (int64_t)blockIdx.x * kWarps + warp; bt < total; bt += (int64_t)gridDim.x * kWarps) {
+    const int64_t b = bt / TT, t = bt % TT, n = seq_len(len, b, TT);
+    const KeySpan ks = attention_keys(s.L, s.w, s.causal, t, n);
+    const int64_t nt = ks.hi - ks.lo + 1;
+    if (nt <= 0) {
+      if (lane == 0) {
+        C[bt] = T(0);
+        I[bt] = T(0);
+      }
+      continue;
+    }
+    double hsum = 0, rsum = 0;
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t bh = b * H + h, base = b * s.sb + h * s.sh;
+      hsum += ent[bh * TT + t];
+      const T* kt = k + base + t * s.st;
+      if (s.causal) {
+        const T st = warp_dot(q + base + t * s.st, kt, s.d, lane) * scale;
+        rsum += (double)exp(st - lse[bh * TT + t]) * (double)nt;
+      } else {
+        for (int64_t i = ks.lo; i <= ks.hi; ++i) {  // the queries that attend t
+          const KeySpan ki = attention_keys(s.L, s.w, false, i, n);
+          const T si = warp_dot(q + base + i * s.st, kt, s.d, lane) * scale;
+          rsum += (double)exp(si - lse[bh * TT + i]) * (double)(ki.hi - ki.lo + 1);
+        }
+      }
+    }
+    if (lane == 0) {
+      const double r = s.causal ? rsum / (double)H : rsum / ((double)H * (double)nt);
+      C[bt] = nt > 1 ? (T)(hsum / (double)H / log((double)nt)) : T(0);
+      I[bt] = (T)(r / (1.0 + r));
+    }
+  }
+}
+
+template <class T>
+__global__ void attention_backward_dq_kernel(const T* q, const T* k, const T* v, const int32_t* len, const T* u,
+                                             const T* lse, const T* du, T* dq, T* Dbuf, AttentionShape s, T scale) {
+  DASG_DYNAMIC_SHARED(T, shared);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int64_t d = s.d, TT = s.T, Hd = s.H * d, total = s.B * s.H * TT;
+  T* acc = shared + warp * d;
+  for (int64_t e = (int64_t)blockIdx.x * kWarps + warp; e < total; e += (int64_t)gridDim.x * kWarps) {
+    const int64_t i = e % TT, bh = e / TT, b = bh / s.H, h = bh % s.H;
+    const int64_t base = b * s.sb + h * s.sh;
+    T* dqi = dq + base + i * s.st;
+    const KeySpan ks = attention_keys(s.L, s.w, s.causal, i, seq_len(len, b, TT));
+    if (ks.hi < ks.lo) {  // padded query
+      for (int64_t c = lane; c < d; c += 32) dqi[c] = T(0);
+      if (lane == 0) Dbuf[e] = T(0);
+      continue;
+    }
+    const T* qi = q + base + i * s.st;
+    const T* doi = du + (b * TT + i) * Hd + h * d;
+    const T Di = warp_dot(doi, u + (b * TT + i) * Hd + h * d, d, lane);
+    const T li = lse[e];
+    for (int64_t c = lane; c < d; c += 32) acc[c] = T(0);
+    for (int64_t j = ks.lo; j <= ks.hi; ++j) {
+      const T* kj = k + base + j * s.st;
+      const T p = exp(warp_dot(qi, kj, d, lane) * scale - li);
+      const T ds = p * (warp_dot(doi, v + base + j * s.st, d, lane) - Di) * scale;
+      for (int64_t c = lane; c < d; c += 32) acc[c] += ds * kj[c];
+    }
+    for (int64_t c = lane; c < d; c += 32) dqi[c] = acc[c];
+    if (lane == 0) Dbuf[e] = Di;
+  }
+}
+
+template <class T>
+__global__ void attention_backward_dkv_kernel(const T* q, const T* k, const T* v, const int32_t* len, const T* lse,
+                                              const T* du, const T* Dbuf, T* dk, T* dv, AttentionShape s, T scale) {
+  DASG_DYNAMIC_SHARED(T, shared);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int64_t d = s.d, TT = s.T, Hd = s.H * d, total = s.B * s.H * TT;
+  T* dk_acc = shared + 2 * warp * d;
+  T* dv_acc = dk_acc + d;
+  for (int64_t e = (int64_t)blockIdx.x * kWarps + warp; e < total; e += (int64_t)gridDim.x * kWarps) {
+    const int64_t j = e % TT, bh = e / TT, b = bh / s.H, h = bh % s.H;
+    const int64_t base = b * s.sb + h * s.sh;
+    const T* kj = k + base + j * s.st;
+    const T* vj = v + base + j * s.st;
+    for (int64_t c = lane; c < d; c += 32) {
+      dk_acc[c] = T(0);
+      dv_acc[c] = T(0);
+    }
+    const KeySpan qs = attention_queries(s, j, seq_len(len, b, TT));
+    for (int64_t i = qs.lo; i <= qs.hi; ++i) {
+      const T* qi = q + base + i * s.st;
+      const T* doi = du + (b * TT + i) * Hd + h * d;
+      const int64_t ei = bh * TT + i;
+      const T p = exp(warp_dot(qi, kj, d, lane) * scale - lse[ei]);
+      const T ds = p * (warp_dot(doi, vj, d, lane) - Dbuf[ei]) * scale;
+      for (int64_t c = lane; c < d; c += 32) {
+        dv_acc[c] += p * doi[c];
+        dk_acc[c] += ds * qi[c];
+      }
+    }
+    T* dkj = dk + base + j * s.st;
+    T* dvj = dv + base + j * s.st;
+    for (int64_t c = lane; c < d; c += 32) {
+      dkj[c] = dk_acc[c];
+      dvj[c] = dv_acc[c];
+    }
+  }
+}
+
+unsigned blocks_for_positions(int64_t n) {
+  const int64_t b = (n + kWarps - 1) / kWarps;
+  return (unsigned)std::max<int64_t>(1, std::min<int64_t>(b, 65535));
+}
+
+// Dynamic shared memory for `per_warp` accumulators of d elements in each of the block's warps.
+template <class T>
+size_t shared_bytes(const AttentionShape& s, int per_warp) {
+  const size_t bytes = (size_t)kWarps * (size_t)per_warp * (size_t)s.d * sizeof(T);
+  DASG_CHECK(bytes <= kMaxShared, "grouped_window_attention: head size d = ", s.d, " needs ", bytes,
+             " bytes of shared memory a block on CUDA; expected at most ", kMaxShared, " (d <= ",
+             kMaxShared / (kWarps * 2 * sizeof(T)), ")");
+  return bytes;
+}
+
+}  // namespace
+
+void grouped_attention_forward_cuda(const AttentionShape& s, const Tensor& q_, const Tensor& k_, const Tensor& v_,
+                                    const Tensor& lengths, Tensor& u_, Tensor& lse_, Tensor& complexity,
+                                    Tensor& importance) {
+  dispatch_float(q_.dtype(), "grouped_window_attention", [&]<class T>() {
+    const int64_t positions = s.B * s.H * s.T;
+    if (positions == 0) return;
+    const T scale = T(1) / std::sqrt(T(s.d));
+    const int32_t* len = lengths.defined() ? lengths.data<int32_t>() : nullptr;
+    Tensor ent = Tensor::empty({s.B, s.H, s.T}, DType::f64, q_.device());
+    cudaStream_t stream = cuda::stream_of(q_);
+    cuda::launch(attention_forward_kernel<T>, blocks_for_positions(positions), kWarps * 32, shared_bytes<T>(s, 1),
+                 stream, q_.data<T>() + s.q_off, k_.data<T>() + s.k_off, v_.data<T>() + s.v_off, len, u_.data<T>(),
+                 lse_.data<T>(), ent.data<double>(), s, scale);
+    cuda::launch(attention_stats_kernel<T>, blocks_for_positions(s.B * s.T), kWarps * 32, 0, stream,
+                 q_.data<T>() + s.q_off, k_.data<T>() + s.k_off, len, (const T*)lse_.data<T>(),
+                 (const double*)ent.data<double>(), complexity.data<T>(), importance.data<T>(), s, scale);
+  });
+}
+
+void grouped_attention_backward_cuda(const AttentionShape& s, const Tensor& q_, const Tensor& k_, const Tensor& v_,
+                                     const Tensor& lengths, const Tensor& u_, const Tensor& lse_, const Tensor& du_,
+                                     Tensor& dq_, Tensor& dk_, Tensor& dv_) {
+  dispatch_float(q_.dtype(), "grouped_window_attention backward", [&]<class T>() {
+    const int64_t positions = s.B * s.H * s.T;
+    if (positions == 0) return;
+    const T scale = T(1) / std::sqrt(T(s.d));
+    const int32_t* len = lengths.defined() ? lengths.data<int32_t>() : nullptr;
+    Tensor Dbuf = Tensor::empty({s.B, s.H, s.T}, q_.dtype(), q_.device());
+    cudaStream_t stream = cuda::stream_of(q_);
+    const T* q = q_.data<T>() + s.q_off;
+    const T* k = k_.data<T>() + s.k_off;
+    const T* v = v_.data<T>() + s.v_off;
+    cuda::launch(attention_backward_dq_kernel<T>, blocks_for_positions(positions), kWarps * 32,
+                 shared_bytes<T>(s, 1), stream, q, k, v, len, u_.data<T>(), lse_.data<T>(), du_.data<T>(),
+                 dq_.data<T>() + s.q_off, Dbuf.data<T>(), s, scale);
+    cuda::launch(attention_backward_dkv_kernel<T>, blocks_for_positions(positions), kWarps * 32,
+                 shared_bytes<T>(s, 2), stream, q, k, v, len, lse_.data<T>(), du_.data<T>(),
+                 (const T*)Dbuf.data<T>(), dk_.data<T>() + s.k_off, dv_.data<T>() + s.v_off, s, scale);
+  });
+}
+
+}  // namespace dasg::kernels
