@@ -5,6 +5,8 @@
 // (compile only: the broken kernels are never run on a GPU).
 // -DDASG_EMU_TEETH_DROP_SYNC removes the __syncthreads() between the shared-memory stores and the
 // tree reduction in block_reduce_kernel, so the ThreadSanitizer build reports the race.
+// -DDASG_EMU_TEETH_OVERRUN turns iota_kernel's bound i < n into i <= n, so it writes out[n], one
+// element past the buffer, and the AddressSanitizer build reports a heap-buffer-overflow there.
 #include <vector>
 
 #include "engine/cuda/cuda_compat.cuh"
@@ -186,6 +188,18 @@ __global__ void broken_sync_kernel(int which, float* out) {
   out[t] = v;
 }
 
+// out[i] = i for i < n, grid-stride (fewer threads than elements, so most threads loop).
+__global__ void iota_kernel(int* out, int n) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x;
+#ifndef DASG_EMU_TEETH_OVERRUN
+       i < n;
+#else
+       i <= n;  // off by one: writes out[n]
+#endif
+       i += gridDim.x * blockDim.x)
+    out[i] = i;
+}
+
 __global__ void noop_kernel(int) {}
 
 }  // namespace
@@ -276,6 +290,12 @@ float sum_of_partly_written_shared() {
 void run_broken_sync(int which) {
   DeviceBuffer<float> out(32);
   launch(broken_sync_kernel, dim3(1), dim3(32), 0, nullptr, which, out.ptr);
+}
+
+std::vector<int> grid_stride_iota(int n, int blocks, int threads) {
+  DeviceBuffer<int> out((size_t)n);
+  launch(iota_kernel, dim3(blocks), dim3(threads), 0, nullptr, out.ptr, n);
+  return out.host();
 }
 
 void launch_noop(dim3 grid, dim3 block, size_t shared_bytes) {

@@ -22,6 +22,5 @@ if [ -f engine/cuda/emulator/CMakeLists.txt ]; then
   cmake -S . -B build-emu-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDASG_CUDA_EMULATE=ON \
         -DDASG_SANITIZE=address,undefined -DDASG_COMPONENTS="" >/dev/null
   cmake --build build-emu-asan -j "$JOBS" --target test_cuda_emulator $(cmake --build build-emu-asan --target help | grep -o 'test_parity[a-z_]*' | sort -u)
-  LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
-    ctest --test-dir build-emu-asan -j "$JOBS" --output-on-failure -R '^(emulator|parity):'
+  ctest --test-dir build-emu-asan -j "$JOBS" --output-on-failure -R '^(emulator|parity):'
 fi

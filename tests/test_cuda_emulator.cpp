@@ -30,6 +30,7 @@ int count_with_blocks(int blocks, int iters, bool atomic);
 float sum_of_partly_written_shared();
 void run_broken_sync(int which);
 void launch_noop(dim3 grid, dim3 block, size_t shared_bytes);
+std::vector<int> grid_stride_iota(int n, int blocks, int threads);
 }  // namespace emu_test
 
 using namespace emu_test;
@@ -88,6 +89,17 @@ TEST_CASE("emulator: shared-memory block reduction") {
       for (size_t i = b * threads; i < std::min(x.size(), (b + 1) * threads); ++i) want += x[i];
       CHECK(sums[b] == doctest::Approx(want).epsilon(1e-5));
     }
+  }
+}
+
+// Under ASan this is also the memcheck demonstration: built with -DDASG_EMU_TEETH_OVERRUN the
+// kernel writes one element past its output, and ASan reports the heap-buffer-overflow.
+TEST_CASE("emulator: grid-stride loop writes every element once") {
+  for (int n : {1, 31, 1000}) {
+    const std::vector<int> out = grid_stride_iota(n, 3, 64);
+    std::vector<int> want((size_t)n);
+    std::iota(want.begin(), want.end(), 0);
+    CHECK(out == want);
   }
 }
 

@@ -16,7 +16,9 @@ struct DeviceContext {
 };
 
 std::mutex g_mutex;
-std::vector<DeviceContext> g_contexts;
+// Streams and handles live as long as the process (like the CUDA runtime's own). The vector is
+// never destroyed, so they stay reachable at exit and no destructor races the runtime's teardown.
+std::vector<DeviceContext>& g_contexts = *new std::vector<DeviceContext>();
 
 bool env_flag(const char* name, bool fallback) {
   const char* v = std::getenv(name);
