@@ -50,7 +50,6 @@ TEST_SUITE("model") {
       INFO("config " << entry.path().string());
       Config c = Config::load(entry.path().string());
       Model m(c, 1);
-      MESSAGE(entry.path().filename().string() << ": " << m.parameters().count() << " parameters");
       Generator gen(5);
       const int64_t T = std::min<int64_t>(c.max_seq_len, 64);
       m.train(true);

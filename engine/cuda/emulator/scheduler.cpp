@@ -5,6 +5,7 @@
 // returns while others wait, warp lanes calling with different masks or ops, or a wait nobody can
 // end is a launch failure naming the call sites, never a hang.
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +23,7 @@ namespace dasg::emu {
 namespace {
 
 constexpr int kSlots = 2;
+constexpr std::chrono::milliseconds kWakeRecheck{20};  // see worker_loop
 constexpr size_t kStaticSharedLimit = 48 * 1024;
 constexpr uint64_t kPoisonBits = ~uint64_t(0);  // what a lane reads from a lane that is not there
 
@@ -328,7 +330,11 @@ void worker_loop(Worker& w, const std::vector<std::unique_ptr<Worker>>& workers,
     Job job;
     {
       std::unique_lock lk(w.m);
-      w.cv.wait(lk, [&] { return w.has_job || w.stop; });
+      // A timed wait re-checks the predicate, so a lost wake-up (seen here as a hang: a worker
+      // asleep with has_job set, under Debian 12's glibc 2.36, cf. glibc bug 25847) costs a
+      // few milliseconds instead of the launch.
+      while (!w.cv.wait_for(lk, kWakeRecheck, [&] { return w.has_job || w.stop; })) {
+      }
       if (!w.has_job) return;
       job = w.job;
       w.has_job = false;
@@ -440,7 +446,8 @@ cudaError_t launch_grid(const void* func, dim3 grid, dim3 block, size_t shared_b
     int slot;
     {
       std::unique_lock lk(L.m);
-      L.cv.wait(lk, [&] { return !L.done.empty(); });
+      while (!L.cv.wait_for(lk, kWakeRecheck, [&] { return !L.done.empty(); })) {  // as in worker_loop
+      }
       slot = L.done.back();
       L.done.pop_back();
     }
