@@ -12,6 +12,13 @@
 int tokenize_main(int argc, char** argv);
 int train_main(int argc, char** argv);
 int config_main(int argc, char** argv);
+int forward_main(int argc, char** argv);
+int convert_main(int argc, char** argv);
+int bench_main(int argc, char** argv);
+int eval_main(int argc, char** argv);
+int generate_main(int argc, char** argv);
+int inspect_main(int argc, char** argv);
+int finetune_main(int argc, char** argv);
 
 namespace {
 
@@ -25,6 +32,13 @@ const Command kCommands[] = {
     {"tokenize", "encode text files (or the default corpus) into train/val token shards", tokenize_main},
     {"config", "print the model configuration's fields and defaults, or check a config", config_main},
     {"train", "train a language model on token shards (no flag: dasg-tiny on the default corpus)", train_main},
+    {"forward", "the parity dump: logits, losses, routing and gradients of one batch (DESIGN.md §8)", forward_main},
+    {"convert", "convert a dense checkpoint into a function-preserving dsmoe one", convert_main},
+    {"bench", "benchmarks: attention (GMHA vs full attention, time and memory by length)", bench_main},
+    {"eval", "validation loss of a language model, or GLUE dev accuracy/F1 of an encoder", eval_main},
+    {"generate", "sample a continuation of a prompt from a language-model checkpoint", generate_main},
+    {"inspect", "routing report on a text: deep rates, expert loads, C and I, tokens sent deep", inspect_main},
+    {"finetune", "fine-tune an encoder on GLUE SST-2 or MRPC (from scratch or a pretrained checkpoint)", finetune_main},
 };
 
 void print_usage(FILE* out) {

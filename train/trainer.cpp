@@ -18,8 +18,6 @@ namespace fs = std::filesystem;
 
 namespace dasg {
 
-namespace {
-
 // Weight decay applies to matrices only: not to norms, biases, the policy vectors, embeddings.
 std::vector<NamedParam> optimizer_params(const Parameters& params) {
   std::vector<NamedParam> out;
@@ -31,6 +29,31 @@ std::vector<NamedParam> optimizer_params(const Parameters& params) {
   return out;
 }
 
+double evaluate_lm(Model& model, const std::string& data_dir, int64_t B, int64_t T, int64_t batches) {
+  DASG_CHECK(model.config().causal, "evaluate_lm: the model is an encoder (causal false); validation loss on "
+             "token shards needs a causal model");
+  DASG_CHECK(B > 0 && T > 0 && T <= model.config().max_seq_len, "evaluate_lm: batch ", B, " x seq_len ", T,
+             "; expected positive sizes and seq_len <= max_seq_len = ", model.config().max_seq_len);
+  data::ValLoader val(data_dir, B, T, model.config().vocab_size);
+  const bool was_training = model.training();
+  model.train(false);
+  NoGradGuard no_grad;
+  data::Batch b;
+  double total = 0;
+  int64_t n = 0;
+  while ((batches == 0 || n < batches) && val.next(b)) {
+    ForwardResult r = model.forward(Tensor::from_vector(b.inputs, {b.B, b.T}), Tensor::from_vector(b.targets, {b.B, b.T}));
+    total += r.ce.item();
+    ++n;
+  }
+  model.train(was_training);
+  DASG_CHECK(n > 0, "evaluate: the val split of '", data_dir, "' holds no full batch of ", B, "x", T,
+             " tokens; use a smaller --batch or --seq-len");
+  return total / (double)n;
+}
+
+namespace {
+
 std::unique_ptr<Optimizer> make_optimizer(const TrainOptions& o, const Parameters& params) {
   if (o.optimizer == "adamw") return std::make_unique<AdamW>(optimizer_params(params), AdamWOptions{0.9, 0.95, 1e-8, o.weight_decay});
   if (o.optimizer == "sgd") return std::make_unique<SGD>(optimizer_params(params), SGDOptions{o.momentum, o.weight_decay});
@@ -38,25 +61,6 @@ std::unique_ptr<Optimizer> make_optimizer(const TrainOptions& o, const Parameter
 }
 
 Tensor tokens_tensor(const std::vector<int32_t>& v, int64_t B, int64_t T) { return Tensor::from_vector(v, {B, T}); }
-
-// Mean validation CE over eval_batches batches (0 = all) of the val split, in evaluation mode.
-double evaluate(Model& model, const TrainOptions& o, int64_t T) {
-  data::ValLoader val(o.data_dir, o.batch, T, model.config().vocab_size);
-  model.train(false);
-  NoGradGuard no_grad;
-  data::Batch b;
-  double total = 0;
-  int64_t n = 0;
-  while ((o.eval_batches == 0 || n < o.eval_batches) && val.next(b)) {
-    ForwardResult r = model.forward(tokens_tensor(b.inputs, b.B, b.T), tokens_tensor(b.targets, b.B, b.T));
-    total += r.ce.item();
-    ++n;
-  }
-  model.train(true);
-  DASG_CHECK(n > 0, "train: the val split of '", o.data_dir, "' holds no full batch of ", o.batch, "x", T,
-             " tokens; use a smaller --batch or --seq-len");
-  return total / (double)n;
-}
 
 }  // namespace
 
@@ -165,7 +169,7 @@ TrainResult train_language_model(const TrainOptions& o, const GradientHook& hook
 
     const bool last = step + 1 == o.steps;
     if ((o.eval_every > 0 && (step + 1) % o.eval_every == 0) || last) {
-      double val = evaluate(model, o, T);
+      double val = evaluate_lm(model, o.data_dir, o.batch, T, o.eval_batches);
       result.final_val_loss = val;
       metrics.write({{"step", step}, {"eval", true}, {"val_loss", val}, {"val_ppl", std::exp(val)}});
     }

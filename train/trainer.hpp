@@ -53,4 +53,17 @@ using GradientHook = std::function<void(int64_t step, const std::vector<NamedPar
 
 TrainResult train_language_model(const TrainOptions& options, const GradientHook& hook = nullptr);
 
+class Model;
+class Parameters;
+
+// Mean validation CE (nats/token) of a causal model over `batches` batches (0 = all) of B×T
+// tokens from the *_val_*.bin shards of data_dir, in evaluation mode, without gradients; the
+// model's training mode is restored afterwards. The loop's evaluation and `dasg eval` share it.
+// Throws when the val split holds no full batch.
+double evaluate_lm(Model& model, const std::string& data_dir, int64_t B, int64_t T, int64_t batches);
+
+// The optimizer's view of a model's parameters: every non-buffer tensor, with weight decay on
+// matrices only (not on norms, biases, the policy vectors or the embeddings).
+std::vector<NamedParam> optimizer_params(const Parameters& params);
+
 }  // namespace dasg

@@ -1,0 +1,301 @@
+// The classification fine-tuning loop (see classifier.hpp).
+#include "train/classifier.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "autograd/node.hpp"
+#include "model/model.hpp"
+#include "model/safetensors.hpp"
+#include "train/checkpoint.hpp"
+#include "train/metrics.hpp"
+#include "train/optimizer.hpp"
+#include "train/trainer.hpp"
+
+namespace fs = std::filesystem;
+
+namespace dasg {
+
+std::unique_ptr<data::Tokenizer> tokenizer_for_vocab(int64_t vocab_size, const std::string& gpt2_dir) {
+  if (vocab_size == 256) return data::make_tokenizer("byte", "");
+  DASG_CHECK(vocab_size >= 50257, "tokenizer: the model's vocab_size is ", vocab_size,
+             "; expected 256 (byte tokenizer) or >= 50257 (GPT-2's BPE)");
+  return data::make_tokenizer("gpt2", gpt2_dir);
+}
+
+std::string default_glue_dir(const std::string& source_dir) {
+  const char* env = std::getenv("DASG_GLUE_DIR");
+  if (env && *env) return env;
+  return (fs::path(source_dir) / ".." / "shared" / "data" / "glue").lexically_normal().string();
+}
+
+std::string glue_file(const std::string& glue_dir, const std::string& task, const std::string& split) {
+  const std::string sub = task == "sst2" ? "SST-2" : task == "mrpc" ? "MRPC" : "";
+  DASG_CHECK(!sub.empty(), "GLUE task '", task, "'; expected sst2 or mrpc");
+  const fs::path p = fs::path(glue_dir) / sub / (split + ".tsv");
+  DASG_CHECK(fs::is_regular_file(p), "GLUE: '", p.string(), "' does not exist (point --glue-dir or $DASG_GLUE_DIR ",
+             "at the folder holding SST-2/ and MRPC/)");
+  return p.string();
+}
+
+Config encoder_config(const Config& base, int64_t T, int64_t n_classes) {
+  DASG_CHECK(T >= 1, "encoder config: seq_len ", T, "; expected >= 1");
+  Config c = base;
+  c.causal = false;
+  c.n_classes = n_classes;
+  const int64_t L = base.group_len();
+  if (T % L == 0) {
+    c.gmha.groups = T / L;
+  } else {
+    DASG_CHECK(T % base.gmha.groups == 0, "encoder config: seq_len ", T, " is a multiple of neither the group length ",
+               "L = ", L, " nor gmha.groups = ", base.gmha.groups, "; pick a seq_len that is");
+  }
+  c.max_seq_len = T;
+  c.gmha.window = std::min(c.gmha.window, c.group_len());
+  c.validate();
+  return c;
+}
+
+InitReport init_from_checkpoint(Model& model, const std::string& checkpoint_dir, const std::string& scratch) {
+  const fs::path src = fs::path(checkpoint_path(checkpoint_dir)) / "model.safetensors";
+  SafetensorsFile file = read_safetensors(src.string());
+  InitReport rep;
+  auto active = file.metadata.find("deep_active");
+  rep.deep_active = active == file.metadata.end() || active->second == "true";
+  std::vector<std::pair<std::string, Tensor>> merged;
+  for (const NamedTensor& p : model.parameters().all()) {
+    const Tensor mine = p.tensor.to(kCPU);
+    Tensor value = mine;
+    if (p.name.rfind("cls.", 0) == 0 || !file.contains(p.name) || file.at(p.name).dtype() != mine.dtype()) {
+      rep.fresh.push_back(p.name);
+    } else if (file.at(p.name).shape() == mine.shape()) {
+      value = file.at(p.name);
+      rep.copied.push_back(p.name);
+    } else if (p.name == "wpe.weight" && file.at(p.name).dim() == 2 && file.at(p.name).size(1) == mine.size(1)) {
+      const Tensor& theirs = file.at(p.name);
+      const int64_t D = mine.size(1), rows = std::min(theirs.size(0), mine.size(0));
+      std::vector<float> v = mine.to_vector<float>(), w = theirs.to_vector<float>();
+      std::copy(w.begin(), w.begin() + rows * D, v.begin());
+      value = Tensor::from_vector(v, mine.shape());
+      rep.cropped.push_back(p.name);
+    } else {
+      rep.fresh.push_back(p.name);
+    }
+    merged.emplace_back(p.name, value);
+  }
+  // Model::load copies the values in place and, when deep_active, freezes the deep experts' fc1.
+  const bool deep = rep.deep_active || model.deep_active();
+  write_safetensors(scratch, merged, {{"config", model.config().to_json().dump()}, {"deep_active", deep ? "true" : "false"}});
+  model.load(scratch);
+  std::error_code ec;
+  fs::remove(scratch, ec);
+  return rep;
+}
+
+namespace {
+
+// The batch's examples cut to their longest real sequence.
+struct Cut {
+  Tensor tokens, labels, lengths;
+  int64_t B = 0, T = 0;
+};
+
+Cut cut(const std::vector<int32_t>& tokens, const std::vector<int32_t>& labels, const std::vector<int32_t>& lengths,
+        int64_t T_full) {
+  Cut c;
+  c.B = (int64_t)labels.size();
+  for (int32_t n : lengths) c.T = std::max<int64_t>(c.T, n);
+  std::vector<int32_t> t((size_t)(c.B * c.T));
+  for (int64_t b = 0; b < c.B; ++b)
+    std::copy_n(tokens.begin() + b * T_full, c.T, t.begin() + b * c.T);
+  c.tokens = Tensor::from_vector(t, {c.B, c.T});
+  c.labels = Tensor::from_vector(labels, {c.B});
+  c.lengths = Tensor::from_vector(lengths, {c.B});
+  return c;
+}
+
+std::vector<int32_t> argmax_rows(const Tensor& logits) {
+  const int64_t B = logits.size(0), C = logits.size(1);
+  std::vector<float> v = logits.to(kCPU).to_vector<float>();
+  std::vector<int32_t> out((size_t)B);
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t best = 0;
+    for (int64_t c = 1; c < C; ++c)
+      if (v[(size_t)(b * C + c)] > v[(size_t)(b * C + best)]) best = c;
+    out[(size_t)b] = (int32_t)best;
+  }
+  return out;
+}
+
+nlohmann::json eval_json(const ClassifierEval& e) {
+  return {{"dev_loss", e.loss}, {"dev_accuracy", e.accuracy}, {"dev_f1", e.f1}, {"dev_majority", e.majority},
+          {"dev_n", e.n}, {"confusion", e.confusion}};
+}
+
+}  // namespace
+
+ClassifierEval evaluate_classifier(Model& model, const data::ClassificationSet& set, int64_t batch) {
+  const Config& cfg = model.config();
+  DASG_CHECK(!cfg.causal, "evaluate_classifier: the model is causal; classification needs an encoder (causal false)");
+  DASG_CHECK(set.size() > 0, "evaluate_classifier: the set is empty");
+  DASG_CHECK(batch > 0, "evaluate_classifier: batch ", batch, "; expected > 0");
+  const int64_t C = cfg.n_classes, N = set.size(), T = set.T;
+  for (int32_t y : set.labels)
+    DASG_CHECK(y >= 0 && y < C, "evaluate_classifier: label ", y, " outside 0..", C - 1);
+  ClassifierEval e;
+  e.n = N;
+  e.confusion.assign((size_t)(C * C), 0);
+  const bool was_training = model.training();
+  model.train(false);
+  NoGradGuard no_grad;
+  double loss = 0;
+  for (int64_t i = 0; i < N; i += batch) {
+    const int64_t n = std::min(batch, N - i);
+    std::vector<int32_t> tokens(set.tokens.begin() + i * T, set.tokens.begin() + (i + n) * T);
+    std::vector<int32_t> labels(set.labels.begin() + i, set.labels.begin() + i + n);
+    std::vector<int32_t> lengths(set.lengths.begin() + i, set.lengths.begin() + i + n);
+    Cut c = cut(tokens, labels, lengths, T);
+    ForwardResult r = model.forward(c.tokens, c.labels, c.lengths);
+    loss += r.ce.item() * (double)n;
+    std::vector<int32_t> pred = argmax_rows(r.logits);
+    for (int64_t b = 0; b < n; ++b) e.confusion[(size_t)(labels[(size_t)b] * C + pred[(size_t)b])]++;
+  }
+  model.train(was_training);
+  e.loss = loss / (double)N;
+  int64_t correct = 0, most = 0;
+  double f1_sum = 0;
+  for (int64_t k = 0; k < C; ++k) {
+    int64_t tp = e.confusion[(size_t)(k * C + k)], row = 0, col = 0;
+    for (int64_t j = 0; j < C; ++j) row += e.confusion[(size_t)(k * C + j)], col += e.confusion[(size_t)(j * C + k)];
+    correct += tp;
+    most = std::max(most, row);
+    const double f1 = row + col > 0 ? 2.0 * (double)tp / (double)(row + col) : 0.0;  // 2tp / (2tp + fp + fn)
+    if (C == 2 && k == 1) e.f1 = f1;
+    f1_sum += f1;
+  }
+  if (C != 2) e.f1 = f1_sum / (double)C;
+  e.accuracy = (double)correct / (double)N;
+  e.majority = (double)most / (double)N;
+  return e;
+}
+
+ClassifierResult train_classifier(const ClassifierOptions& o, const data::ClassificationSet& train,
+                                  const data::ClassificationSet& dev) {
+  DASG_CHECK(!o.model.causal, "finetune: the model config is causal; classification needs an encoder (causal false)");
+  DASG_CHECK(o.steps > 0 && o.batch > 0 && o.eval_batch > 0, "finetune: steps, batch and eval batch must be positive");
+  DASG_CHECK(train.size() > 0 && dev.size() > 0, "finetune: the train (", train.size(), ") or dev (", dev.size(),
+             ") set is empty");
+  DASG_CHECK(train.T <= o.model.max_seq_len && dev.T <= o.model.max_seq_len, "finetune: sequences of ", train.T, "/",
+             dev.T, " tokens exceed the model's max_seq_len ", o.model.max_seq_len);
+  for (int32_t y : train.labels)
+    DASG_CHECK(y >= 0 && y < o.model.n_classes, "finetune: train label ", y, " outside 0..", o.model.n_classes - 1);
+  for (int32_t t : train.tokens)
+    DASG_CHECK(t >= 0 && t < o.model.vocab_size, "finetune: train token ", t, " outside the vocabulary 0..",
+               o.model.vocab_size - 1);
+  fs::create_directories(o.out_dir);
+  ClassifierResult result;
+  result.checkpoint_dir = (fs::path(o.out_dir) / "checkpoint").string();
+  result.metrics_path = (fs::path(o.out_dir) / "metrics.jsonl").string();
+
+  Model model(o.model, o.seed);
+  if (!o.init_checkpoint.empty())
+    result.init = init_from_checkpoint(model, o.init_checkpoint, (fs::path(o.out_dir) / "init.safetensors.tmp").string());
+  AdamW opt(optimizer_params(model.parameters()), AdamWOptions{0.9, 0.999, 1e-8, o.weight_decay});
+  data::ClassLoader loader(train, o.batch, o.seed, true);
+  const bool dasg = o.model.ffn == "dasg";
+  const int64_t transfer_at = o.model.dsse_transfer_step(o.steps);
+
+  MetricsLog metrics(result.metrics_path, false);
+  Progress progress(0, o.steps);
+  int64_t bad_in_row = 0, skipped = 0;
+  double loss_value = 0;
+  auto evaluate = [&](int64_t step) {
+    ClassifierEval e = evaluate_classifier(model, dev, o.eval_batch);
+    nlohmann::json rec = eval_json(e);
+    rec["step"] = step;
+    rec["eval"] = true;
+    metrics.write(rec);
+    if (result.best_step == 0 || e.accuracy > result.best_dev.accuracy) result.best_dev = e, result.best_step = step + 1;
+    if (!o.quiet)
+      std::fprintf(stderr, "\nfinetune: step %lld: dev accuracy %.4f, F1 %.4f, loss %.4f (majority %.4f)\n",
+                   (long long)step + 1, e.accuracy, e.f1, e.loss, e.majority);
+    return e;
+  };
+  model.train(true);
+  for (int64_t step = 0; step < o.steps; ++step) {
+    if (dasg && !model.deep_active() && step >= transfer_at) model.transfer_dsse();
+    const auto t0 = std::chrono::steady_clock::now();
+    const double lr = learning_rate(step, o.warmup, o.steps, o.lr, o.min_lr);
+    opt.zero_grad();
+    data::ClassBatch b = loader.next();
+    Cut c = cut(b.tokens, b.labels, b.lengths, b.T);
+    ForwardResult r = model.forward(c.tokens, c.labels, c.lengths);
+    r.loss.backward();
+    loss_value = r.loss.item();
+    const double norm = clip_grad_norm(opt.params(), o.grad_clip);
+    if (!std::isfinite(loss_value) || !std::isfinite(norm)) {
+      ++skipped;
+      model.discard_step();
+      std::fprintf(stderr, "finetune: step %lld skipped: non-finite %s (%lld in a row)\n", (long long)step,
+                   std::isfinite(loss_value) ? "gradient" : "loss", (long long)++bad_in_row);
+      metrics.write({{"step", step}, {"skipped", true}});
+      DASG_CHECK(bad_in_row < o.max_bad_steps, "finetune: stopped after ", bad_in_row,
+                 " non-finite steps in a row (step ", step, "); lower --lr");
+      continue;
+    }
+    bad_in_row = 0;
+    opt.step(lr);
+    model.end_step();
+    int64_t correct = 0, real = 0;
+    std::vector<int32_t> pred = argmax_rows(r.logits);
+    for (int64_t i = 0; i < c.B; ++i) correct += pred[(size_t)i] == b.labels[(size_t)i];
+    for (int32_t n : b.lengths) real += n;
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    nlohmann::json rec = {{"step", step},
+                          {"loss", loss_value},
+                          {"ce", r.ce.item()},
+                          {"balance", r.balance.item()},
+                          {"z", r.z.item()},
+                          {"policy", r.policy.item()},
+                          {"sparsity", r.sparsity.item()},
+                          {"train_accuracy", (double)correct / (double)c.B},
+                          {"lr", lr},
+                          {"grad_norm", norm},
+                          {"tokens_per_s", (double)real / dt},
+                          {"skipped_steps", skipped}};
+    nlohmann::json deep = nlohmann::json::array();
+    for (const LayerRouting& l : r.layers) deep.push_back(l.deep_rate);
+    rec["deep_rate"] = deep;
+    metrics.write(rec);
+    if (!o.quiet) progress.update(step, loss_value, (double)real / dt);
+    const bool last = step + 1 == o.steps;
+    if ((o.eval_every > 0 && (step + 1) % o.eval_every == 0) || last) result.dev = evaluate(step);
+  }
+  if (!o.quiet) progress.finish();
+
+  Checkpoint ckpt;
+  ckpt.model = model.parameters().state_dict();
+  ckpt.model_metadata = {{"config", o.model.to_json().dump()}, {"deep_active", model.deep_active() ? "true" : "false"}};
+  ckpt.optim = opt.state();
+  ckpt.optim_steps = opt.steps();
+  ckpt.state = {{"step", o.steps},
+                {"skipped_steps", skipped},
+                {"config", o.model.to_json()},
+                {"task", o.extra_state},
+                {"init_checkpoint", o.init_checkpoint},
+                {"dev", eval_json(result.dev)},
+                {"loader", loader.state()},
+                {"rng", {{"seed", model.generator().seed()}, {"offset", model.generator().offset()}}},
+                {"adr", adr_state_json(model)}};
+  save_checkpoint(result.checkpoint_dir, ckpt);
+  result.steps_done = o.steps;
+  result.skipped_steps = skipped;
+  result.final_train_loss = loss_value;
+  return result;
+}
+
+}  // namespace dasg
