@@ -24,7 +24,7 @@ Trains a causal language model on token shards; with no flag, dasg-tiny on the d
                         byte-tokenized into data/default/fortunes_byte when missing)
   --out DIR             checkpoint/ and metrics.jsonl go here (default runs/<config name>)
   --resume DIR          continue from a checkpoint directory (bit-identical on the CPU)
-  --steps N             optimizer steps (default 300)
+  --steps N             optimizer steps (default 1000)
   --batch B             sequences per micro-batch (default 16)
   --seq-len T           tokens per sequence (default: the config's max_seq_len)
   --grad-accum K        micro-batches per step (default 1)
@@ -33,9 +33,9 @@ Trains a causal language model on token shards; with no flag, dasg-tiny on the d
   --weight-decay X      AdamW's decoupled decay on matrices (default 0.1)
   --grad-clip X         global gradient-norm clip, 0 = off (default 1.0)
   --optimizer adamw|sgd (default adamw); --momentum X for sgd (default 0.9)
-  --eval-every N        validation every N steps (default 100; always at the end)
+  --eval-every N        validation every N steps (default 250; always at the end)
   --eval-batches N      validation batches, 0 = the whole val split (default 20)
-  --ckpt-every N        checkpoint every N steps (default 100; always at the end)
+  --ckpt-every N        checkpoint every N steps (default 250; always at the end)
   --seed N              initialisation, data order and sampling (default 1337)
   --quiet               no progress display
 )";
@@ -88,7 +88,7 @@ int train_main(int argc, char** argv) {
   }
   o.out_dir = flags.str("out", "runs/" + std::filesystem::path(config_name).stem().string());
   o.resume = flags.str("resume", "");
-  o.steps = flags.integer("steps", 300);
+  o.steps = flags.integer("steps", 1000);
   o.batch = flags.integer("batch", 16);
   o.seq_len = flags.integer("seq-len", 0);
   o.grad_accum = flags.integer("grad-accum", 1);
@@ -99,9 +99,9 @@ int train_main(int argc, char** argv) {
   o.grad_clip = flags.number("grad-clip", 1.0);
   o.optimizer = flags.str("optimizer", "adamw");
   o.momentum = flags.number("momentum", 0.9);
-  o.eval_every = flags.integer("eval-every", 100);
+  o.eval_every = flags.integer("eval-every", 250);
   o.eval_batches = flags.integer("eval-batches", 20);
-  o.ckpt_every = flags.integer("ckpt-every", 100);
+  o.ckpt_every = flags.integer("ckpt-every", 250);
   o.seed = (uint64_t)flags.integer("seed", 1337);
   o.quiet = flags.has("quiet");
 
