@@ -168,6 +168,13 @@ TEST_SUITE("model") {
       CHECK(!p.get("blocks.0.ffn.deep.1.fc1.weight").requires_grad());
       CHECK(!p.get("blocks.0.ffn.deep.1.fc1.bias").requires_grad());
       CHECK(p.get("blocks.0.ffn.deep.1.fc2.weight").requires_grad());
+      // Exactly the deep experts' fc1 (weight and bias) are frozen; every other parameter trains.
+      for (const NamedTensor& t : p.all()) {
+        if (t.buffer) continue;
+        const bool deep_fc1 = t.name.find(".ffn.deep.") != std::string::npos && t.name.find(".fc1.") != std::string::npos;
+        INFO(t.name);
+        CHECK(t.tensor.requires_grad() == !deep_fc1);
+      }
       for (float v : p.get("blocks.1.ffn.deep.2.fc3.weight").to_vector<float>()) CHECK(v == 0);
       CHECK(p.get("blocks.1.ffn.deep.2.fc4.weight").to_vector<float>() ==
             p.get("blocks.1.ffn.shallow.2.fc2.weight").to_vector<float>());
