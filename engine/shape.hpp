@@ -21,4 +21,14 @@ inline std::string shape_str(const Shape& s) {
   return out + "]";
 }
 
+// "[i, j, k]": the index of flat (row-major) position m in a tensor of shape s, for error messages.
+inline std::string position_str(const Shape& s, int64_t m) {
+  Shape idx(s.size());
+  for (int64_t k = (int64_t)s.size() - 1; k >= 0; --k) {
+    idx[(size_t)k] = m % s[(size_t)k];
+    m /= s[(size_t)k];
+  }
+  return shape_str(idx);
+}
+
 }  // namespace dasg

@@ -25,15 +25,6 @@ struct CrossEntropyBackward : Node {
   }
 };
 
-std::string position_str(const Shape& s, int64_t m) {
-  Shape idx(s.size());
-  for (int64_t k = (int64_t)s.size() - 1; k >= 0; --k) {
-    idx[(size_t)k] = m % s[(size_t)k];
-    m /= s[(size_t)k];
-  }
-  return shape_str(idx);
-}
-
 }  // namespace
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index, Reduction reduction) {

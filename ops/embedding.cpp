@@ -20,16 +20,6 @@ struct EmbeddingBackward : Node {
   }
 };
 
-// "[i, j, k]" for flat position m of a tensor of shape s.
-std::string position_str(const Shape& s, int64_t m) {
-  Shape idx(s.size());
-  for (int64_t k = (int64_t)s.size() - 1; k >= 0; --k) {
-    idx[(size_t)k] = m % s[(size_t)k];
-    m /= s[(size_t)k];
-  }
-  return shape_str(idx);
-}
-
 }  // namespace
 
 Tensor embedding(const Tensor& table, const Tensor& ids) {
