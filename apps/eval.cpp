@@ -17,6 +17,7 @@ using dasg::app::FlagKind;
 using dasg::app::UsageError;
 
 static const char* kUsage = R"(usage: dasg eval --checkpoint DIR [flags]
+  --device cpu|cuda|cuda:N  where the model runs (default cpu)
 Evaluates a checkpoint (a directory written by dasg train or dasg finetune) in evaluation mode.
 
 Causal (language-model) checkpoint: mean validation loss and perplexity on token shards.
@@ -38,7 +39,7 @@ The tokenizer follows the model's vocabulary: 256 = byte, >= 50257 = GPT-2's BPE
 )";
 
 int eval_main(int argc, char** argv) {
-  dasg::app::Flags flags({{"checkpoint", FlagKind::value},
+  dasg::app::Flags flags({{"device", FlagKind::value}, {"checkpoint", FlagKind::value},
                           {"data", FlagKind::value},
                           {"batch", FlagKind::value},
                           {"seq-len", FlagKind::value},
@@ -54,7 +55,9 @@ int eval_main(int argc, char** argv) {
   const std::string dir = flags.str("checkpoint", "");
   const int64_t batch = flags.integer("batch", 8);
   if (batch <= 0) throw UsageError("dasg eval: --batch must be positive");
-  std::unique_ptr<dasg::Model> model = dasg::load_model(dir);
+  const dasg::Device device = dasg::parse_device(flags.str("device", "cpu"));
+  dasg::require_device(device);
+  std::unique_ptr<dasg::Model> model = dasg::load_model(dir, device);
   const dasg::Config& cfg = model->config();
   const int64_t T = flags.integer("seq-len", cfg.max_seq_len);
   if (T <= 0 || T > cfg.max_seq_len)

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "apps/flags.hpp"
+#include "apps/train_flags.hpp"
 #include "apps/presets.hpp"
 #include "data/glue.hpp"
 #include "model/safetensors.hpp"
@@ -13,9 +14,13 @@
 using dasg::app::FlagKind;
 using dasg::app::UsageError;
 
-static const char* kUsage = R"(usage: dasg finetune --task sst2|mrpc [flags]
+static std::string usage() {
+  const dasg::ClassifierOptions d;
+  return std::string(R"(usage: dasg finetune --task sst2|mrpc [flags]
 Fine-tunes an encoder (causal false, 2 classes, max_seq_len = --seq-len) on a GLUE task, reports
-dev accuracy and F1 beside the majority-class accuracy, and writes a checkpoint.
+dev accuracy and F1 beside the majority-class accuracy, and writes a checkpoint. The training loop
+is `dasg train`'s (accumulation, clipping, the non-finite guard, periodic evaluation and
+checkpoints, resume).
 
   --task sst2|mrpc      the GLUE task (required)
   --checkpoint DIR      start from a pretrained checkpoint (causal or encoder): its config made an
@@ -28,32 +33,24 @@ dev accuracy and F1 beside the majority-class accuracy, and writes a checkpoint.
                         ../shared/data/glue beside the source tree)
   --seq-len T           tokens per sequence; longer ones are truncated (default 128). The group
                         length L = max_seq_len / gmha.groups is kept if it divides T (else groups)
-  --steps N             optimizer steps (default 1000)
-  --batch B             sequences per step (default 32)
-  --lr X                peak learning rate (default 1e-3); --min-lr X (default lr/10)
-  --warmup N            linear warm-up steps (default steps/20)
-  --weight-decay X      AdamW's decoupled decay on matrices (default 0.01)
-  --eval-every N        dev evaluation every N steps (default 200; always at the end)
-  --out DIR             checkpoint/ and metrics.jsonl (default runs/finetune-<task>-<name>)
-  --seed S              initialisation and data order (default 1337)
-  --quiet               no progress display
+  --eval-batch N        dev sequences per evaluation batch (default )") +
+         std::to_string(d.eval_batch) + ")\n" + dasg::app::training_flags_help(d) + R"(  (--out defaults to runs/finetune-<task>-<name>)
 
 The tokenizer follows the model's vocabulary: 256 = byte, >= 50257 = GPT-2's BPE. The DSSE
 transfer of a dasg model happens at its configured step of this run (unless the checkpoint had
 already transferred); the evaluator's running statistics and the REINFORCE baselines re-start
-from the fine-tuning data.
+from the fine-tuning data. --resume continues a fine-tuning run (give the same --task, --config
+or --checkpoint and --seq-len).
 )";
+}
 
 int finetune_main(int argc, char** argv) {
-  dasg::app::Flags flags({{"task", FlagKind::value},    {"checkpoint", FlagKind::value}, {"config", FlagKind::value},
-                          {"glue-dir", FlagKind::value}, {"seq-len", FlagKind::value},    {"steps", FlagKind::value},
-                          {"batch", FlagKind::value},    {"lr", FlagKind::value},         {"min-lr", FlagKind::value},
-                          {"warmup", FlagKind::value},   {"weight-decay", FlagKind::value},
-                          {"eval-every", FlagKind::value}, {"out", FlagKind::value},      {"seed", FlagKind::value},
-                          {"quiet", FlagKind::toggle}},
-                         argc, argv);
+  std::vector<dasg::app::FlagSpec> specs = dasg::app::training_flag_specs();
+  specs.insert(specs.end(), {{"task", FlagKind::value}, {"checkpoint", FlagKind::value}, {"config", FlagKind::value},
+                             {"glue-dir", FlagKind::value}, {"seq-len", FlagKind::value}, {"eval-batch", FlagKind::value}});
+  dasg::app::Flags flags(specs, argc, argv);
   if (flags.help()) {
-    std::fputs(kUsage, stdout);
+    std::fputs(usage().c_str(), stdout);
     return 0;
   }
   if (!flags.has("task")) throw UsageError("dasg finetune: --task sst2|mrpc is required");
@@ -64,20 +61,9 @@ int finetune_main(int argc, char** argv) {
 
   dasg::ClassifierOptions o;
   const int64_t T = flags.integer("seq-len", 128);
-  o.steps = flags.integer("steps", 1000);
-  o.batch = flags.integer("batch", 32);
-  o.lr = flags.number("lr", 1e-3);
-  o.min_lr = flags.number("min-lr", o.lr / 10);
-  o.warmup = flags.integer("warmup", o.steps / 20);
-  o.weight_decay = flags.number("weight-decay", 0.01);
-  o.eval_every = flags.integer("eval-every", 200);
-  o.seed = (uint64_t)flags.integer("seed", 1337);
-  o.quiet = flags.has("quiet");
   if (T <= 0) throw UsageError("dasg finetune: --seq-len must be positive");
-  if (o.steps <= 0 || o.batch <= 0) throw UsageError("dasg finetune: --steps and --batch must be positive");
-  if (o.warmup < 0 || o.eval_every < 0) throw UsageError("dasg finetune: --warmup and --eval-every must be >= 0");
-  if (!(o.lr > 0) || !(o.min_lr >= 0) || !(o.weight_decay >= 0))
-    throw UsageError("dasg finetune: --lr must be > 0, --min-lr and --weight-decay >= 0");
+  o.eval_batch = flags.integer("eval-batch", o.eval_batch);
+  if (o.eval_batch <= 0) throw UsageError("dasg finetune: --eval-batch must be positive");
 
   dasg::Config base;
   std::string name;
@@ -98,7 +84,8 @@ int finetune_main(int argc, char** argv) {
     name = std::filesystem::path(config_name).stem().string();
   }
   o.model = dasg::encoder_config(base, T, 2);
-  o.out_dir = flags.str("out", "runs/finetune-" + task + "-" + name);
+  o.out_dir = "runs/finetune-" + task + "-" + name;
+  dasg::app::read_training_flags(flags, o);
   o.extra_state = {{"task", task}, {"seq_len", T}};
 
   auto tok = dasg::tokenizer_for_vocab(o.model.vocab_size);

@@ -20,6 +20,7 @@ frozen, the middle band decided by pi >= 0.5, dropout off) differentiated with t
 graph (every DSMoE block computed, Switch capacity applied).
 
   --config NAME|FILE    model config: a preset of train/configs or a JSON file
+  --device cpu|cuda|cuda:N  where the model runs (default cpu)
   --weights FILE        model.safetensors with every parameter of DESIGN.md §8; its metadata's
                         deep_active ("true" once the DSSE transfer happened; missing = true)
   --tokens FILE         token shard holding B*T tokens (each < vocab_size); T = count / B
@@ -31,7 +32,7 @@ graph (every DSMoE block computed, Switch capacity applied).
 )";
 
 int forward_main(int argc, char** argv) {
-  dasg::app::Flags flags({{"config", FlagKind::value},
+  dasg::app::Flags flags({{"device", FlagKind::value}, {"config", FlagKind::value},
                           {"weights", FlagKind::value},
                           {"tokens", FlagKind::value},
                           {"targets", FlagKind::value},
@@ -69,8 +70,11 @@ int forward_main(int argc, char** argv) {
   }
   dasg::check_dump_input(cfg, in);
 
+  const dasg::Device device = dasg::parse_device(flags.str("device", "cpu"));
+  dasg::require_device(device);
   dasg::Model model(cfg);
   model.load(flags.str("weights", ""));
+  model.to(device);
   std::vector<std::pair<std::string, dasg::Tensor>> dump = dasg::parity_dump(model, in);
   const std::string out = flags.str("out", "");
   dasg::write_safetensors(out, dump,

@@ -15,6 +15,7 @@ static const char* kUsage = R"(usage: dasg generate --checkpoint DIR --prompt TE
 Samples a continuation of TEXT from a causal checkpoint and prints the prompt followed by it.
 
   --checkpoint DIR      a checkpoint directory written by dasg train
+  --device cpu|cuda|cuda:N  where the model runs (default cpu)
   --prompt TEXT         the text to continue (at least one token)
   --tokens N            tokens to generate (default 200)
   --temperature X       softmax temperature, 0 = greedy: always the most likely token
@@ -29,7 +30,7 @@ in evaluation mode with Switch capacity off, on the last max_seq_len tokens of t
 )";
 
 int generate_main(int argc, char** argv) {
-  dasg::app::Flags flags({{"checkpoint", FlagKind::value},
+  dasg::app::Flags flags({{"device", FlagKind::value}, {"checkpoint", FlagKind::value},
                           {"prompt", FlagKind::value},
                           {"tokens", FlagKind::value},
                           {"temperature", FlagKind::value},
@@ -51,7 +52,9 @@ int generate_main(int argc, char** argv) {
   if (!(o.temperature >= 0)) throw UsageError("dasg generate: --temperature must be >= 0 (0 = greedy)");
   if (o.top_k < 0) throw UsageError("dasg generate: --top-k must be >= 0 (0 = every token)");
 
-  std::unique_ptr<dasg::Model> model = dasg::load_model(flags.str("checkpoint", ""));
+  const dasg::Device device = dasg::parse_device(flags.str("device", "cpu"));
+  dasg::require_device(device);
+  std::unique_ptr<dasg::Model> model = dasg::load_model(flags.str("checkpoint", ""), device);
   DASG_CHECK(model->config().causal, "generate: the checkpoint '", flags.str("checkpoint", ""),
              "' is an encoder (causal false); generation needs a language model");
   auto tok = dasg::tokenizer_for_vocab(model->config().vocab_size);

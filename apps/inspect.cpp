@@ -21,6 +21,7 @@ static const char* kUsage = R"(usage: dasg inspect --checkpoint DIR (--text TEXT
 Runs a checkpoint on a text in evaluation mode and reports how it routed the text's tokens.
 
   --checkpoint DIR      a checkpoint directory (dasg train or dasg finetune)
+  --device cpu|cuda|cuda:N  where the model runs (default cpu)
   --text TEXT           the text, or
   --file FILE           a UTF-8 text file
   --top N               how many of the tokens most often sent deep to list (default 20)
@@ -70,7 +71,7 @@ void print_load(const char* name, const std::vector<double>& sum, double w) {
 }  // namespace
 
 int inspect_main(int argc, char** argv) {
-  dasg::app::Flags flags({{"checkpoint", FlagKind::value},
+  dasg::app::Flags flags({{"device", FlagKind::value}, {"checkpoint", FlagKind::value},
                           {"text", FlagKind::value},
                           {"file", FlagKind::value},
                           {"top", FlagKind::value}},
@@ -84,7 +85,9 @@ int inspect_main(int argc, char** argv) {
   const int64_t top = flags.integer("top", 20);
   if (top < 0) throw UsageError("dasg inspect: --top must be >= 0");
   const std::string dir = flags.str("checkpoint", "");
-  std::unique_ptr<dasg::Model> model = dasg::load_model(dir);
+  const dasg::Device device = dasg::parse_device(flags.str("device", "cpu"));
+  dasg::require_device(device);
+  std::unique_ptr<dasg::Model> model = dasg::load_model(dir, device);
   const dasg::Config& cfg = model->config();
   auto tok = dasg::tokenizer_for_vocab(cfg.vocab_size);
   const std::string text = flags.has("text") ? flags.str("text", "") : dasg::data::read_text_file(flags.str("file", ""));
@@ -108,7 +111,7 @@ int inspect_main(int argc, char** argv) {
     dasg::ForwardResult r = model->forward(dasg::Tensor::from_vector(chunk, {B, T}));
     for (int32_t t : chunk) per_token[t].second += cfg.n_layer;
     for (size_t l = 0; l < r.layers.size(); ++l) {
-      const dasg::LayerRouting& lr = r.layers[l];
+      const dasg::RoutingSummary lr = r.layers[l].summary();
       LayerSum& s = sums[l];
       const double N = (double)(B * T);
       s.tokens += N;
@@ -122,7 +125,7 @@ int inspect_main(int argc, char** argv) {
       s.shallow_w += (1 - lr.deep_rate) * N;
       s.deep_w += lr.deep_rate * N;
       if (dasg) {
-        std::vector<float> tier = lr.tier.to(dasg::kCPU).to_vector<float>();
+        std::vector<float> tier = r.layers[l].tier.to(dasg::kCPU).to_vector<float>();
         for (size_t i = 0; i < tier.size(); ++i)
           if (tier[i] > 0.5f) per_token[chunk[i]].first++;
       }

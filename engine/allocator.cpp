@@ -64,8 +64,15 @@ Storage::~Storage() {
   }
 }
 
+namespace {
+std::atomic<int64_t> g_device_to_host{0};
+}
+
+int64_t device_to_host_copies() { return g_device_to_host.load(); }
+
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t nbytes) {
   if (nbytes == 0) return;
+  if (dst_dev.is_cpu() && src_dev.is_cuda()) g_device_to_host.fetch_add(1);
   if (dst_dev.is_cpu() && src_dev.is_cpu()) {
     std::memcpy(dst, src, nbytes);
     return;

@@ -37,4 +37,8 @@ struct Storage {
 // Copies nbytes between any two devices (host<->device, device<->device, host<->host).
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t nbytes);
 
+// Copies from a device to the host since the start (each one a synchronisation point; the
+// training step's bound on them is a test, DESIGN §10).
+int64_t device_to_host_copies();
+
 }  // namespace dasg

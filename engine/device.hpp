@@ -20,4 +20,10 @@ struct Device {
 
 inline const Device kCPU = Device::cpu();
 
+// "cpu", "cuda" (= cuda:0) or "cuda:N"; anything else throws naming it.
+Device parse_device(const std::string& text);
+// Throws a clear error unless `device` can be used: the CPU always; a CUDA device when this
+// build has the CUDA backend and the device exists (the CUDA error is named when none can be opened).
+void require_device(Device device);
+
 }  // namespace dasg

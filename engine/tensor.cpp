@@ -84,6 +84,16 @@ Tensor Tensor::to(Device d) const {
   return t;
 }
 
+void Tensor::move_to_(Device d) {
+  DASG_CHECK(is_leaf(), "move_to_: ", str(), " is the output of an operation; only leaves move in place");
+  if (device() == d) return;
+  Tensor moved = to(d);
+  DASG_CHECK(impl().offset == 0 && impl().storage->nbytes == nbytes(), "move_to_: ", str(),
+             " is a view into a larger storage; move the tensor that owns it");
+  impl().storage = moved.impl().storage;
+  impl().grad.reset();
+}
+
 Tensor Tensor::to(DType t) const {
   if (dtype() == t) return *this;
   Tensor out = empty(shape(), t, device());

@@ -70,6 +70,9 @@ class Tensor {
   // ---- copies and moves (no autograd) ---------------------------------------
   Tensor clone() const;                // same device and dtype, fresh storage
   Tensor to(Device device) const;      // a copy on `device` (this tensor if already there)
+  // Moves this tensor's storage to `device` in place, so every handle sharing this tensor sees
+  // it there (Model::to moves its parameters so). A leaf only; its gradient is dropped.
+  void move_to_(Device device);
   Tensor to(DType dtype) const;        // a converted copy (this tensor if same dtype)
   void copy_from(const Tensor& src);   // same shape and dtype, any devices
   void fill_(double value);

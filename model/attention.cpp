@@ -17,13 +17,17 @@ Attention::Attention(const Config& cfg, Parameters& p, const std::string& prefix
   const double residual_std = 0.02 / std::sqrt(2.0 * cfg.n_layer);
   qkv_ = Linear::make(p, prefix + ".qkv", 3 * D, D, 0.02, gen);
   proj_ = Linear::make(p, prefix + ".proj", D, D, residual_std, gen);
-  for (int64_t g = 0; g < cfg.gmha.groups; ++g) {
-    const std::string name = prefix + ".group_mlp." + std::to_string(g);
-    group_mlp_.push_back({Linear::make(p, name + ".fc1", Hg, D, 0.02, gen), Linear::make(p, name + ".fc2", D, Hg, 0.02, gen)});
+  if (cfg.attention != "gmha") return;
+  if (Hg > 0)
+    for (int64_t g = 0; g < cfg.gmha.groups; ++g) {
+      const std::string name = prefix + ".group_mlp." + std::to_string(g);
+      group_mlp_.push_back({Linear::make(p, name + ".fc1", Hg, D, 0.02, gen), Linear::make(p, name + ".fc2", D, Hg, 0.02, gen)});
+    }
+  if (cfg.gmha.aggregate) {
+    agg_q_ = Linear::make(p, prefix + ".agg.q", D, D, 0.02, gen);
+    agg_k_ = Linear::make(p, prefix + ".agg.k", D, D, 0.02, gen);
+    agg_v_ = Linear::make(p, prefix + ".agg.v", D, D, 0.02, gen);
   }
-  agg_q_ = Linear::make(p, prefix + ".agg.q", D, D, 0.02, gen);
-  agg_k_ = Linear::make(p, prefix + ".agg.k", D, D, 0.02, gen);
-  agg_v_ = Linear::make(p, prefix + ".agg.v", D, D, 0.02, gen);
 }
 
 AttentionMask Attention::mask(int64_t T) const {
@@ -52,7 +56,7 @@ AttentionOutput Attention::forward(const Tensor& x, const BatchInfo& batch) cons
 }
 
 Tensor Attention::refine_groups(const Tensor& u, int64_t T) const {
-  if (cfg_.gmha.group_mlp_hidden == 0) return u;
+  if (group_mlp_.empty()) return u;
   const int64_t L = cfg_.group_len(), groups = (T + L - 1) / L;
   std::vector<Tensor> parts;
   for (int64_t g = 0; g < groups; ++g) {

@@ -5,7 +5,8 @@
 //   "local": steps 1, 2, 5 only: o = u·W_oᵀ + b_o.
 //   "full":  standard multi-head attention (the same fused op with one group of length T and
 //            window T), C and I under the same definitions.
-// Every parameter of §8 (group MLPs, aggregation) is registered whatever the variant.
+// The group MLPs exist only under gmha with group_mlp_hidden > 0, the aggregation's q/k/v only
+// under gmha with aggregate true (DESIGN §8: a model has exactly the parameters its config uses).
 #pragma once
 #include <string>
 #include <vector>
@@ -19,8 +20,8 @@ namespace dasg {
 
 struct AttentionOutput {
   Tensor out;         // o [B, T, D]
-  Tensor complexity;  // C [B, T], no grad, 0 at padding
-  Tensor importance;  // I [B, T], no grad, 0 at padding
+  Tensor complexity;  // C [B, T], no grad, 0 at padding, on the batch's device
+  Tensor importance;  // I [B, T], no grad, 0 at padding, on the batch's device
 };
 
 struct GroupMlp {

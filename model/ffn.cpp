@@ -6,13 +6,43 @@
 #include <numeric>
 
 #include "autograd/node.hpp"
+#include "ops/compare.hpp"
+#include "ops/dispatch.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/index.hpp"
 #include "ops/matmul.hpp"
 #include "ops/reduce.hpp"
+#include "ops/shape.hpp"
 #include "ops/threshold.hpp"
 
 namespace dasg {
+
+RoutingSummary summarize_routing(const std::vector<float>& st, int64_t n_shallow, int64_t n_deep) {
+  DASG_CHECK((int64_t)st.size() == kRoutingStats + n_shallow + n_deep, "summarize_routing: ", st.size(),
+             " values; expected ", kRoutingStats + n_shallow + n_deep);
+  RoutingSummary s;
+  const double real = std::max<double>(st[kStatReal], 1.0);
+  s.deep_rate = st[kStatDeep] / real;
+  s.mean_C = st[kStatC] / real;
+  s.mean_I = st[kStatI] / real;
+  s.policy_entropy = st[kStatDecided] > 0 ? st[kStatEntropy] / st[kStatDecided] : 0.0;
+  s.active_blocks = st[kStatActive] / real;
+  s.dropped = st[kStatDropped] / real;
+  auto loads = [&](int64_t begin, int64_t n) {
+    std::vector<double> v((size_t)n, 0.0);
+    double total = 0;
+    for (int64_t e = 0; e < n; ++e) total += st[(size_t)(begin + e)];
+    for (int64_t e = 0; e < n; ++e) v[(size_t)e] = total > 0 ? st[(size_t)(begin + e)] / total : 0.0;
+    return v;
+  };
+  s.load_shallow = loads(kRoutingStats, n_shallow);
+  s.load_deep = loads(kRoutingStats + n_shallow, n_deep);
+  return s;
+}
+
+RoutingSummary LayerRouting::summary() const {
+  return summarize_routing(stats.to(kCPU).to(DType::f32).to_vector<float>(), n_shallow_loads, n_deep_loads);
+}
 
 namespace {
 
@@ -20,31 +50,37 @@ double residual_std(const Config& cfg) { return 0.02 / std::sqrt(2.0 * cfg.n_lay
 
 Tensor zero_scalar(const Tensor& like) { return Tensor::scalar(0, like.dtype(), like.device()); }
 
+Tensor real_rows(const BatchInfo& b) { return reshape(b.real_mask, {b.N}); }
+
 // y with its padded rows zeroed.
 Tensor mask_padding(const Tensor& y, const BatchInfo& batch) { return batch.padded() ? y * batch.real_mask : y; }
 
-// The rows of x that are real (x itself without padding).
-Tensor real_rows_of(const Tensor& x, const BatchInfo& batch) {
-  return batch.padded() ? index_select(x, constant_tensor(batch.real_rows, {batch.n_real()}, x.device())) : x;
-}
-
-// The dump's [B, T] tensor of per-row values.
-Tensor rows_tensor(const std::vector<float>& v, const BatchInfo& batch) {
-  return constant_tensor(v, {batch.B, batch.T}, batch.device);
-}
-
-void mean_statistics(const FfnInput& in, LayerRouting& r) {
+// The record's stats vector: the counters the FFN measured (device scalars, or 0 when undefined)
+// and the per-expert assignment counts.
+Tensor routing_stats(const FfnInput& in, const Tensor& deep, const Tensor& decided, const Tensor& entropy,
+                     const Tensor& active, double dropped, const std::vector<Tensor>& loads) {
   const BatchInfo& b = *in.batch;
-  for (int32_t row : b.real_rows) r.mean_C += in.C[(size_t)row], r.mean_I += in.I[(size_t)row];
-  r.mean_C /= (double)std::max<int64_t>(b.n_real(), 1);
-  r.mean_I /= (double)std::max<int64_t>(b.n_real(), 1);
+  const Tensor zero = zero_scalar(in.x);
+  auto one = [&](const Tensor& t) { return reshape(t.defined() ? t : zero, {1}); };
+  std::vector<Tensor> parts = {Tensor::full({1}, (double)b.n_real, in.x.dtype(), in.x.device()),
+                               one(deep), one(decided), one(entropy), one(sum(in.C)), one(sum(in.I)), one(active),
+                               Tensor::full({1}, dropped, in.x.dtype(), in.x.device())};
+  for (const Tensor& l : loads) parts.push_back(l.to(in.x.dtype()));
+  return concat(parts, 0).detach();
 }
 
 FfnOutput start_output(const FfnInput& in) {
   FfnOutput out;
   out.balance = out.z = out.sparsity = zero_scalar(in.x);
-  mean_statistics(in, out.routing);
   return out;
+}
+
+// The assignments kept per expert, on the host: the layer's one device→host copy, which sizes
+// the expert GEMMs (every tier's counts in one transfer).
+std::vector<int32_t> kept_on_host(const std::vector<const KeyGroups*>& groups) {
+  std::vector<Tensor> kept;
+  for (const KeyGroups* g : groups) kept.push_back(g->kept);
+  return (kept.size() == 1 ? kept[0] : concat(kept, 0)).to(kCPU).to_vector<int32_t>();
 }
 
 // ---- dense ----------------------------------------------------------------------------------
@@ -53,9 +89,10 @@ class DenseFfn : public FeedForward {
   DenseFfn(const Config& cfg, Parameters& p, const std::string& prefix, Generator& gen)
       : fc1_(Linear::make(p, prefix + ".fc1", cfg.d_ff, cfg.d_model, 0.02, gen)),
         fc2_(Linear::make(p, prefix + ".fc2", cfg.d_model, cfg.d_ff, residual_std(cfg), gen)) {}
-  FfnOutput forward(const FfnInput& in, Generator&) const override {
+  FfnOutput forward(const FfnInput& in) const override {
     FfnOutput out = start_output(in);
     out.y = mask_padding(fc2_(gelu(fc1_(in.x))), *in.batch);
+    out.routing.stats = routing_stats(in, {}, {}, {}, {}, 0, {});
     return out;
   }
 
@@ -73,39 +110,28 @@ class SwitchFfn : public FeedForward {
                                              residual_std(cfg), gen));
   }
 
-  FfnOutput forward(const FfnInput& in, Generator&) const override {
+  FfnOutput forward(const FfnInput& in) const override {
     const BatchInfo& b = *in.batch;
-    const int64_t E = cfg_.moe.n_shallow, Nr = b.n_real();
+    const int64_t E = cfg_.moe.n_shallow;
     FfnOutput out = start_output(in);
-    Routing r = route_top_k(real_rows_of(in.x, b), router_, std::vector<int32_t>((size_t)Nr, 1), cfg_.moe.balance_coef,
-                            cfg_.moe.z_coef);
+    const Tensor real = real_rows(b);
+    Routing r = route_top_k(in.x, router_, real, 1);
     // Capacity ⌈cf·N/E − 1e-9⌉, admitted position-major: (t, b) ascending.
-    const int64_t cap = (int64_t)std::ceil(cfg_.moe.capacity_factor * (double)Nr / (double)E - 1e-9);
-    std::vector<int64_t> order((size_t)Nr);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t c) {
-      return b.real_rows[(size_t)a] % b.T < b.real_rows[(size_t)c] % b.T;
-    });
-    std::vector<uint8_t> admitted((size_t)Nr, 1);
-    std::vector<int64_t> used((size_t)E, 0);
-    int64_t dropped = 0;
-    if (in.capacity)
-      for (int64_t i : order) {
-        const int32_t e = r.expert[(size_t)i];
-        if (used[(size_t)e] < cap) {
-          ++used[(size_t)e];
-        } else {
-          admitted[(size_t)i] = 0;
-          ++dropped;
-        }
-      }
-    Dispatch d = group_by_expert(r, b.real_rows, E, [&](int64_t token, int64_t) { return admitted[(size_t)token] != 0; });
-    out.y = run_experts(Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device()), in.x, d, r.weights,
-                        [&](int64_t e, const Tensor& xe) { return experts_[(size_t)e](xe); });
-    out.balance = r.balance;
-    out.z = r.z;
-    out.routing.load_shallow = r.load;
-    out.routing.dropped = (double)dropped / (double)std::max<int64_t>(Nr, 1);
+    const int64_t cap = (int64_t)std::ceil(cfg_.moe.capacity_factor * (double)b.n_real / (double)E - 1e-9);
+    std::vector<int32_t> visit;
+    visit.reserve((size_t)b.N);
+    for (int64_t t = 0; t < b.T; ++t)
+      for (int64_t s = 0; s < b.B; ++s) visit.push_back((int32_t)(s * b.T + t));
+    KeyGroups g = group_by_key(r.keys, E, constant_tensor(visit, {b.N}, b.device), b.capacity ? cap : -1);
+    const std::vector<int32_t> kept = kept_on_host({&g});
+    const int64_t admitted = std::accumulate(kept.begin(), kept.end(), (int64_t)0);
+    out.y = run_experts(Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device()), in.x, g.rows, g.slots, kept,
+                        r.weights, [&](int64_t e, const Tensor& xe) { return experts_[(size_t)e](xe); });
+    RouterLosses l = router_losses(r, real, g.counts, cfg_.moe.balance_coef, cfg_.moe.z_coef);
+    out.balance = l.balance;
+    out.z = l.z;
+    out.routing.stats = routing_stats(in, {}, {}, {}, {}, (double)(b.n_real - admitted), {g.counts});
+    out.routing.n_shallow_loads = E;
     return out;
   }
 
@@ -124,33 +150,28 @@ class DsmoeFfn : public FeedForward {
         fc1_(Linear::make(p, prefix + ".fc1", cfg.d_ff, cfg.d_model, 0.02, gen)),
         fc2_(Linear::make(p, prefix + ".fc2", cfg.d_model, cfg.d_ff, residual_std(cfg), gen)) {}
 
-  FfnOutput forward(const FfnInput& in, Generator&) const override {
+  FfnOutput forward(const FfnInput& in) const override {
     const BatchInfo& b = *in.batch;
     const int64_t N = b.N, nb = cfg_.dsmoe.blocks, F = cfg_.d_ff, width = F / nb;
-    const double thr = cfg_.dsmoe.threshold;
     FfnOutput out = start_output(in);
-    Tensor h = gelu(fc1_(in.x));                 // [N, F], every block computed
-    Tensor sigma = sigmoid(gate_(in.x));         // [N, blocks]
-    Tensor S = hard_threshold(sigma, thr);       // forward G(σ), gradient of σ
-    std::vector<float> sv = host_floats(sigma), active((size_t)(N * nb), 0.f), scale((size_t)N), expand((size_t)(nb * F), 0.f);
-    double open = 0;
-    for (int64_t i = 0; i < N; ++i) {
-      int64_t n_active = 0;
-      for (int64_t k = 0; k < nb; ++k)
-        if (sv[(size_t)(i * nb + k)] > thr && b.real(i)) active[(size_t)(i * nb + k)] = 1.f, ++n_active;
-      scale[(size_t)i] = (float)nb / (float)std::max<int64_t>(n_active, 1);
-      if (b.real(i)) open += (double)n_active / (double)nb;
-    }
+    Tensor h = gelu(fc1_(in.x));            // [N, F], every block computed
+    Tensor sigma = sigmoid(gate_(in.x));    // [N, blocks]
+    Tensor S = hard_threshold(sigma, cfg_.dsmoe.threshold);  // forward G(σ), gradient of σ
+    const Tensor active = greater(sigma.detach(), cfg_.dsmoe.threshold) * b.real_mask;  // [N, blocks]
+    const Tensor n_active = sum(active, 1, true);                                      // [N, 1]
+    const Tensor scale = Tensor::full({N, 1}, (double)nb, in.x.dtype(), in.x.device()) /
+                         where(greater(n_active, 0.5), n_active, 1.0);
+    std::vector<float> expand((size_t)(nb * F), 0.f);
     for (int64_t k = 0; k < nb; ++k)
       for (int64_t f = k * width; f < (k + 1) * width; ++f) expand[(size_t)(k * F + f)] = 1.f;
     // Σ_b S_b·o_b = W2·(h ⊙ S expanded over each block's columns).
-    Tensor gated = h * matmul(S, constant_tensor(expand, {nb, F}, b.device));
-    Tensor y = linear(gated, fc2_.weight) * constant_tensor(scale, {N, 1}, b.device) + fc2_.bias;
+    Tensor gated = h * matmul(S, constant_tensor(expand, {nb, F}, b.device).to(in.x.dtype()));
+    Tensor y = linear(gated, fc2_.weight) * scale + fc2_.bias;
     out.y = mask_padding(y, b);
     // coef·mean over real tokens and blocks of σ·[σ > thr], divided by n_layer.
-    const double denom = (double)std::max<int64_t>(b.n_real(), 1) * (double)nb * (double)cfg_.n_layer;
-    out.sparsity = sum(sigma * constant_tensor(active, {N, nb}, b.device)) * (cfg_.dsmoe.sparsity_coef / denom);
-    out.routing.active_blocks = open / (double)std::max<int64_t>(b.n_real(), 1);
+    const double denom = (double)std::max<int64_t>(b.n_real, 1) * (double)nb * (double)cfg_.n_layer;
+    out.sparsity = sum(sigma * active) * (cfg_.dsmoe.sparsity_coef / denom);
+    out.routing.stats = routing_stats(in, {}, {}, {}, sum(active) * (1.0 / (double)nb), 0, {});
     return out;
   }
 
@@ -176,64 +197,69 @@ DasgFfn::DasgFfn(const Config& cfg, Parameters& p, const std::string& prefix, Ge
                                      residual_std(cfg), gen));
 }
 
-FfnOutput DasgFfn::forward(const FfnInput& in, Generator& gen) const {
+FfnOutput DasgFfn::forward(const FfnInput& in) const {
   const BatchInfo& b = *in.batch;
   const MoeConfig& m = cfg_.moe;
   FfnOutput out = start_output(in);
-  TierDecision t = tier_router_.decide(in.x, in.C, in.I, in.n_keys, b, in.deep_active, gen);
+  TierDecision t = tier_router_.decide(in.x, in.C, in.I, in.has_context, b, in.deep_active);
 
-  std::vector<int32_t> rows[2];  // shallow, deep
-  for (int32_t row : b.real_rows) rows[t.deep[(size_t)row]].push_back(row);
-  Tensor y = Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device());
+  // Each tier routes every row with a mask of its own rows; before the transfer only the shallow.
+  const Tensor real = real_rows(b);
+  const Tensor tier_rows[2] = {real - t.deep, t.deep};
   const Tensor routers[2] = {router_shallow_, router_deep_};
-  for (int tier = 0; tier < 2; ++tier) {
-    const std::vector<int32_t>& tr = rows[tier];
-    const int64_t E = routers[tier].size(0), Nt = (int64_t)tr.size();
-    if (Nt == 0) continue;
-    Tensor xt = Nt == b.N ? in.x : index_select(in.x, constant_tensor(tr, {Nt}, b.device));
-    Routing r;
-    if (cfg_.adr.random) {
-      r = route_random(xt, routers[tier], std::min(m.top_k, E), m.balance_coef, m.z_coef, gen);
-    } else {
-      std::vector<int32_t> k((size_t)Nt, (int32_t)std::min(m.top_k, E));
-      if (m.dynamic_k)
-        for (int64_t i = 0; i < Nt; ++i) k[(size_t)i] = (int32_t)std::min<int64_t>(in.I[(size_t)tr[(size_t)i]] > 0.5f ? 2 : 1, E);
-      r = route_top_k(xt, routers[tier], k, m.balance_coef, m.z_coef);
-    }
-    Dispatch d = group_by_expert(r, tr, E);
-    if (tier == 0)
-      y = run_experts(y, in.x, d, r.weights, [&](int64_t e, const Tensor& xe) { return shallow_[(size_t)e](xe); });
+  const int tiers = in.deep_active ? 2 : 1;
+  Routing r[2];
+  KeyGroups g[2];
+  for (int tier = 0; tier < tiers; ++tier) {
+    const int64_t E = routers[tier].size(0), k = std::min(m.dynamic_k ? 2 : m.top_k, E);
+    if (cfg_.adr.random)
+      r[tier] = route_random(in.x, routers[tier], tier_rows[tier], std::min(m.top_k, E), *b.gen);
     else
-      y = run_experts(y, in.x, d, r.weights, [&](int64_t e, const Tensor& xe) { return deep_[(size_t)e](xe); });
-    out.balance = out.balance + r.balance;
-    out.z = out.z + r.z;
-    (tier == 0 ? out.routing.load_shallow : out.routing.load_deep) = r.load;
+      r[tier] = route_top_k(in.x, routers[tier], tier_rows[tier], k, m.dynamic_k ? greater(in.I, 0.5) : Tensor());
+    g[tier] = group_by_key(r[tier].keys, E);
   }
+  const std::vector<int32_t> kept = kept_on_host(tiers == 2 ? std::vector<const KeyGroups*>{&g[0], &g[1]}
+                                                            : std::vector<const KeyGroups*>{&g[0]});
+  Tensor y = Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device());
+  std::vector<Tensor> loads;
+  for (int tier = 0; tier < tiers; ++tier) {
+    const auto begin = kept.begin() + (tier == 0 ? 0 : m.n_shallow);
+    const std::vector<int32_t> counts(begin, begin + routers[tier].size(0));
+    if (tier == 0)
+      y = run_experts(y, in.x, g[0].rows, g[0].slots, counts, r[0].weights,
+                      [&](int64_t e, const Tensor& xe) { return shallow_[(size_t)e](xe); });
+    else
+      y = run_experts(y, in.x, g[1].rows, g[1].slots, counts, r[1].weights,
+                      [&](int64_t e, const Tensor& xe) { return deep_[(size_t)e](xe); });
+    RouterLosses l = router_losses(r[tier], tier_rows[tier], g[tier].counts, m.balance_coef, m.z_coef);
+    out.balance = out.balance + l.balance;
+    out.z = out.z + l.z;
+    loads.push_back(g[tier].counts);
+  }
+  if (tiers == 1) loads.push_back(Tensor::zeros({m.n_deep}, DType::i32, in.x.device()));
   for (const ShallowExpert& s : shared_) y = y + mask_padding(s(in.x), b);
   out.y = y;
 
   LayerRouting& lr = out.routing;
-  std::vector<float> tier_f(t.deep.begin(), t.deep.end());
-  lr.s = rows_tensor(t.score, b);
-  lr.pi = rows_tensor(t.pi, b);
-  lr.tier = rows_tensor(tier_f, b);
-  lr.deep_rate = (double)rows[1].size() / (double)std::max<int64_t>(b.n_real(), 1);
-  lr.policy_entropy = t.policy_entropy;
-  lr.sampled = std::move(t.sampled);
-  lr.deep = std::move(t.deep);
+  lr.s = reshape(t.score, {b.B, b.T});
+  lr.pi = reshape(t.pi, {b.B, b.T});
+  lr.tier = reshape(t.deep, {b.B, b.T});
+  lr.raw = t.raw.detach();
+  lr.counted = t.counted;
+  lr.sampled = t.sampled;
+  lr.deep = t.deep;
   lr.log_prob = t.log_prob;
-  lr.counted_r = std::move(t.counted_r);
-  if (lr.load_shallow.empty()) lr.load_shallow.assign((size_t)m.n_shallow, 0.0);
-  if (lr.load_deep.empty()) lr.load_deep.assign((size_t)m.n_deep, 0.0);
+  lr.stats = routing_stats(in, sum(t.deep), sum(t.decided), t.entropy_sum, {}, 0, loads);
+  lr.n_shallow_loads = m.n_shallow;
+  lr.n_deep_loads = m.n_deep;
   return out;
 }
 
 void DasgFfn::transfer(bool freeze_only) {
   NoGradGuard no_grad;
-  const int64_t ns = cfg_.moe.n_shallow, D = cfg_.d_model;
+  const int64_t ns = cfg_.moe.n_shallow;
   auto copy = [](const Tensor& dst, const Tensor& src) { dst.detach().copy_from(src.detach()); };
   if (!freeze_only) {
-    std::vector<float> rs = host_floats(router_shallow_), rd = host_floats(router_deep_);
     for (int64_t e = 0; e < cfg_.moe.n_deep; ++e) {
       const ShallowExpert& parent = shallow_[(size_t)(e % ns)];
       DeepExpert& child = deep_[(size_t)e];
@@ -243,9 +269,12 @@ void DasgFfn::transfer(bool freeze_only) {
       copy(child.fc4.bias, parent.fc2.bias);
       child.fc3.weight.detach().zero_();
       child.fc3.bias.detach().zero_();
-      std::copy_n(rs.begin() + (e % ns) * D, D, rd.begin() + e * D);
     }
-    copy(router_deep_, Tensor::from_vector(rd, router_deep_.shape()));
+    // Row e of the deep router ← row (e mod n_shallow) of the shallow one, on the device.
+    std::vector<int32_t> parent_rows((size_t)cfg_.moe.n_deep);
+    for (int64_t e = 0; e < cfg_.moe.n_deep; ++e) parent_rows[(size_t)e] = (int32_t)(e % ns);
+    copy(router_deep_, index_select(router_shallow_.detach(),
+                                    constant_tensor(parent_rows, {cfg_.moe.n_deep}, router_shallow_.device())));
   }
   for (DeepExpert& child : deep_) {
     child.fc1.weight.requires_grad_(false);

@@ -103,7 +103,8 @@ std::vector<std::pair<std::string, Tensor>> parity_dump(Model& model, const Dump
   out.emplace_back("loss.balance", host_f32(r.balance));
   out.emplace_back("loss.z", host_f32(r.z));
   out.emplace_back("loss.sparsity", host_f32(r.sparsity));
-  out.emplace_back("loss.policy", host_f32(r.policy));
+  // Evaluation mode samples nothing, so the REINFORCE surrogate (train/router_state) is 0 (§7.4).
+  out.emplace_back("loss.policy", Tensor::zeros({}, DType::f32));
   if (cfg.ffn == "dasg") {  // §7.2: C, I, s, π and tier only for layers whose FFN is dasg
     for (size_t l = 0; l < r.layers.size(); ++l) {
       const LayerRouting& lr = r.layers[l];

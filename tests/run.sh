@@ -4,7 +4,8 @@
 #                      every CPU test suite through ctest;
 #   2. build-emu-asan/ the CUDA sources compiled against the emulator, under AddressSanitizer and
 #                      UndefinedBehaviorSanitizer, running the emulator's own tests and every
-#                      `parity:` test (DESIGN.md §10).
+#                      `parity:` test (DESIGN.md §10): the kernels', and the whole model trained
+#                      on CUDA(0) against the CPU (tests/test_device_train.cpp).
 # Usage: tests/run.sh            (JOBS=N to change the build parallelism; default: all cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,8 @@ ctest --test-dir build -j "$JOBS" --output-on-failure
 if [ -f engine/cuda/emulator/CMakeLists.txt ]; then
   echo "== build-emu-asan/: emulated CUDA kernels under ASan+UBSan"
   cmake -S . -B build-emu-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDASG_CUDA_EMULATE=ON \
-        -DDASG_SANITIZE=address,undefined -DDASG_COMPONENTS="" >/dev/null
-  cmake --build build-emu-asan -j "$JOBS" --target test_cuda_emulator $(cmake --build build-emu-asan --target help | grep -o 'test_parity[a-z_]*' | sort -u)
+        -DDASG_SANITIZE=address,undefined -DDASG_COMPONENTS="data;model;train" >/dev/null
+  cmake --build build-emu-asan -j "$JOBS" --target test_cuda_emulator test_device_train \
+        $(cmake --build build-emu-asan --target help | grep -o 'test_parity[a-z_]*' | sort -u)
   ctest --test-dir build-emu-asan -j "$JOBS" --output-on-failure -R '^(emulator|parity):'
 fi

@@ -12,6 +12,7 @@
 #include "tests/helpers.hpp"
 #include "train/checkpoint.hpp"
 #include "train/classifier.hpp"
+#include "train/optimizer.hpp"
 #include "train/generate.hpp"
 
 using namespace dasg;
@@ -106,6 +107,44 @@ TEST_SUITE("train") {
     INFO("dev accuracy " << r.dev.accuracy << ", majority " << r.dev.majority);
     CHECK(r.dev.accuracy >= 0.9);
     CHECK(r.dev.f1 >= 0.9);
+  }
+
+  TEST_CASE("finetune: resume is bit-exact on the CPU (the trainer's loop: accumulation, checkpoints)") {
+    struct Crash {};
+    auto options = [](const std::string& out) {
+      ClassifierOptions o;
+      o.model = Config::parse(kTinyDasg);
+      o.model.dsse.transfer_step = 2;
+      o.out_dir = (fs::temp_directory_path() / out).string();
+      fs::remove_all(o.out_dir);
+      o.steps = 6;
+      o.batch = 8;
+      o.grad_accum = 2;
+      o.warmup = 2;
+      o.eval_every = 0;
+      o.ckpt_every = 3;
+      o.quiet = true;
+      return o;
+    };
+    const data::ClassificationSet train = marker_set(128, 1), dev = marker_set(32, 2);
+    ClassifierResult a = train_classifier(options("dasg_finetune_whole"), train, dev);
+    ClassifierOptions cut = options("dasg_finetune_cut");
+    CHECK_THROWS_AS(train_classifier(cut, train, dev,
+                                     [](int64_t step, const std::vector<NamedParam>&) { if (step == 4) throw Crash{}; }),
+                    Crash);
+    ClassifierOptions resume = cut;
+    resume.resume = (fs::path(cut.out_dir) / "checkpoint").string();
+    ClassifierResult b = train_classifier(resume, train, dev);
+    CHECK(b.steps_done == 3);
+    CHECK(b.final_train_loss == a.final_train_loss);
+    CHECK(b.dev.loss == a.dev.loss);
+    const Checkpoint ca = load_checkpoint(a.checkpoint_dir), cb = load_checkpoint(b.checkpoint_dir);
+    REQUIRE(ca.model.size() == cb.model.size());
+    for (size_t i = 0; i < ca.model.size(); ++i) {
+      INFO(ca.model[i].first);
+      CHECK(ca.model[i].second.to_vector<float>() == cb.model[i].second.to_vector<float>());
+    }
+    CHECK(ca.state["adr"] == cb.state["adr"]);
   }
 
   TEST_CASE("finetune: a causal model is refused") {

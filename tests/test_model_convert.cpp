@@ -92,7 +92,7 @@ TEST_SUITE("model") {
       INFO("largest logit difference " << diff);
       CHECK(diff <= 1e-5);
       CHECK(b.ce.item() == doctest::Approx(a.ce.item()).epsilon(1e-5));
-      for (const LayerRouting& l : b.layers) CHECK(l.active_blocks == 1);  // every block open
+      for (const LayerRouting& l : b.layers) CHECK(l.summary().active_blocks == 1);  // every block open
       CHECK(b.sparsity.item() == doctest::Approx(0.9).epsilon(1e-6));      // coef 1 · mean σ
     }
   }

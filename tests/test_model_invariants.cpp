@@ -8,9 +8,12 @@
 
 #include "autograd/node.hpp"
 #include "model/model.hpp"
+#include "ops/reduce.hpp"
 #include "tests/helpers.hpp"
+#include "tests/model_helpers.hpp"
 
 using namespace dasg;
+using test::prepare_dasg;
 
 namespace {
 
@@ -35,22 +38,6 @@ std::vector<int32_t> random_ids(int64_t n, int64_t V, Generator& gen) {
   return v;
 }
 
-// After the transfer: scrambles the deep experts so the deep tier computes something else,
-// gives the policy random weights and sets the evaluator's statistics from one training step
-// on `tokens`, so that every ADR branch (shallow, deep, policy) is taken.
-void prepare_dasg(Model& m, Generator& gen, const Tensor& tokens, const Tensor& lengths = Tensor()) {
-  m.transfer_dsse();
-  {
-    NoGradGuard ng;
-    for (const NamedTensor& e : m.parameters().all())
-      if ((e.name.find(".deep.") != std::string::npos && e.name.find(".fc1.") == std::string::npos) ||
-          e.name.find(".policy.") != std::string::npos)
-        e.tensor.detach().copy_from(Tensor::randn(e.tensor.shape(), gen, 0, 0.5));
-  }
-  m.train(true);
-  m.forward(tokens, Tensor(), lengths);
-  m.end_step();
-}
 
 // Values of a [B, T, ...] tensor at (b, t < upto), flattened.
 std::vector<float> prefix_rows(const Tensor& t, int64_t b, int64_t upto) {
@@ -85,7 +72,10 @@ TEST_SUITE("model") {
         m.train(false);
         ForwardResult a = m.forward(tokens_of(ids, B));
         if (std::string(ffn) == "dasg")  // both tiers in use, so the test covers them
-          for (const LayerRouting& l : a.layers) CHECK((l.deep_rate > 0 && l.deep_rate < 1 && l.policy_entropy > 0));
+          for (const LayerRouting& l : a.layers) {
+            const RoutingSummary r = l.summary();
+            CHECK((r.deep_rate > 0 && r.deep_rate < 1 && r.policy_entropy > 0));
+          }
         for (int64_t j : {3, 4, 9, 15}) {
           std::vector<int32_t> changed = ids;
           changed[(size_t)j] = (changed[(size_t)j] + 7) % 32;  // sequence 0, position j
@@ -133,7 +123,7 @@ TEST_SUITE("model") {
             check_near(prefix_rows(p.I, 0, n), a.I.to_vector<float>(), 1e-6);
             check_near(prefix_rows(p.s, 0, n), a.s.to_vector<float>(), 1e-6);
             CHECK(prefix_rows(p.tier, 0, n) == a.tier.to_vector<float>());
-            CHECK(p.deep_rate == doctest::Approx(a.deep_rate));
+            CHECK(p.summary().deep_rate == doctest::Approx(a.summary().deep_rate));
             // Padded positions report 0.
             std::vector<float> all = p.C.to_vector<float>(), s = p.s.to_vector<float>();
             for (int64_t t = n; t < T; ++t) CHECK((all[(size_t)t] == 0 && s[(size_t)t] == 0));
@@ -158,10 +148,10 @@ TEST_SUITE("model") {
       Generator gen(13);
       Tensor tokens = tokens_of(random_ids(2 * 16, 32, gen), 2);
       ForwardResult before = m.forward(tokens);
-      for (const LayerRouting& l : before.layers) CHECK(l.deep_rate == 0);
+      for (const LayerRouting& l : before.layers) CHECK(l.summary().deep_rate == 0);
       m.transfer_dsse();
       ForwardResult after = m.forward(tokens);
-      for (const LayerRouting& l : after.layers) CHECK(l.deep_rate == 1);
+      for (const LayerRouting& l : after.layers) CHECK(l.summary().deep_rate == 1);
       check_near(before.logits.to_vector<float>(), after.logits.to_vector<float>(), 1e-5);
       CHECK(after.balance.item() == doctest::Approx(before.balance.item()).epsilon(1e-5));
       const Parameters& p = m.parameters();
@@ -190,33 +180,14 @@ TEST_SUITE("model") {
     m.train(true);
     Generator gen(14);
     Tensor tokens = tokens_of(random_ids(2 * 16, 32, gen), 2);
-    for (const LayerRouting& l : m.forward(tokens).layers) CHECK(l.deep_rate == 0);
+    for (const LayerRouting& l : m.forward(tokens).layers) CHECK(l.summary().deep_rate == 0);
     m.transfer_dsse();
     ForwardResult r = m.forward(tokens, tokens);
-    CHECK(r.policy.item() == 0);
+    CHECK(!r.layers[0].log_prob.defined());  // no policy: nothing sampled
     for (const LayerRouting& l : r.layers) {
       std::vector<float> s = l.s.to_vector<float>(), tier = l.tier.to_vector<float>();
       for (size_t i = 0; i < s.size(); ++i) CHECK(tier[i] == (s[i] > 0.9f || (s[i] >= 0.5f && s[i] >= 0.2f) ? 1.f : 0.f));
     }
-  }
-
-  TEST_CASE("model: running statistics change only in end_step, first step sets them") {
-    Config c = small_config("dasg", "gmha", true);
-    Model m(c, 7);
-    m.train(true);
-    Generator gen(15);
-    Tensor tokens = tokens_of(random_ids(2 * 16, 32, gen), 2);
-    m.forward(tokens, tokens);
-    Tensor mean = m.parameters().get("blocks.0.ffn.evaluator.mean");
-    CHECK(mean.item() == 0.5);
-    m.end_step();
-    CHECK(mean.item() != 0.5);
-    CHECK(m.adr_state()[0].stats_set);
-    m.train(false);
-    const double before = mean.item();
-    m.forward(tokens, tokens);
-    m.end_step();
-    CHECK(mean.item() == before);  // evaluation forwards leave the statistics alone
   }
 
   TEST_CASE("model: save and load round-trip parameters, buffers and deep_active") {

@@ -10,6 +10,7 @@
 #include "autograd/node.hpp"
 #include "model/experts.hpp"
 #include "model/ffn.hpp"
+#include "ops/dispatch.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/matmul.hpp"
 #include "ops/reduce.hpp"
@@ -23,33 +24,51 @@ namespace {
 
 // A batch of B sequences of T positions, padded to lengths when given.
 BatchInfo make_batch(int64_t B, int64_t T, std::vector<int32_t> lengths = {}) {
+  static Generator gen(5);
   BatchInfo b;
   b.B = B;
   b.T = T;
   b.N = B * T;
+  b.gen = &gen;
   if (lengths.empty()) lengths.assign((size_t)B, (int32_t)T);
   else b.lengths = Tensor::from_vector(lengths, {B});
   b.length = lengths;
-  b.is_real.assign((size_t)b.N, 0);
   std::vector<float> mask((size_t)b.N, 0.f);
+  std::vector<int32_t> rows;
   for (int64_t s = 0; s < B; ++s)
     for (int64_t t = 0; t < lengths[(size_t)s]; ++t) {
-      b.real_rows.push_back((int32_t)(s * T + t));
-      b.is_real[(size_t)(s * T + t)] = 1;
+      rows.push_back((int32_t)(s * T + t));
       mask[(size_t)(s * T + t)] = 1.f;
     }
+  b.n_real = (int64_t)rows.size();
   b.real_mask = Tensor::from_vector(mask, {b.N, 1});
+  if (b.padded()) b.real_rows = Tensor::from_vector(rows, {b.n_real});
   return b;
 }
 
 FfnInput make_input(const Tensor& x, const BatchInfo& b) {
   FfnInput in;
   in.x = x;
-  in.C.assign((size_t)b.N, 0.5f);
-  in.I.assign((size_t)b.N, 0.5f);
-  in.n_keys.assign((size_t)b.N, 2);
+  in.C = Tensor::full({b.N}, 0.5) * reshape(b.real_mask, {b.N});
+  in.I = in.C;
+  in.has_context = reshape(b.real_mask, {b.N});
   in.batch = &b;
   return in;
+}
+
+// route_top_k over every row, grouped, and its losses.
+struct Routed {
+  Routing r;
+  KeyGroups g;
+  RouterLosses l;
+};
+Routed route_all(const Tensor& x, const Tensor& W, int64_t k, double balance, double z, const Tensor& second = Tensor()) {
+  const Tensor rows = Tensor::ones({x.size(0)});
+  Routed o;
+  o.r = route_top_k(x, W, rows, k, second);
+  o.g = group_by_key(o.r.keys, W.size(0));
+  o.l = router_losses(o.r, rows, o.g.counts, balance, z);
+  return o;
 }
 
 void set(const Tensor& t, const std::vector<float>& v) {
@@ -82,15 +101,15 @@ TEST_SUITE("model") {
     Tensor x = Tensor::randn({N, D}, gen).requires_grad_();
     Tensor G = Tensor::randn({N, D}, gen);
     std::vector<int32_t> k_per_token((size_t)N);
+    std::vector<float> second((size_t)N);
     for (int64_t i = 0; i < N; ++i) k_per_token[(size_t)i] = i % 3 == 0 ? 1 : 2;  // mixed, as dynamic_k makes it
-    std::vector<int32_t> rows((size_t)N);
-    for (int64_t i = 0; i < N; ++i) rows[(size_t)i] = (int32_t)i;
+    for (int64_t i = 0; i < N; ++i) second[(size_t)i] = k_per_token[(size_t)i] == 2 ? 1.f : 0.f;
     std::vector<Tensor> params = p.trainable();
     params.push_back(x);
 
-    Routing r = route_top_k(x, W, k_per_token, 0, 0);
-    Dispatch d = group_by_expert(r, rows, E);
-    Tensor y = run_experts(Tensor::zeros({N, D}), x, d, r.weights,
+    Routed o = route_all(x, W, 2, 0, 0, Tensor::from_vector(second, {N}));
+    const Routing& r = o.r;
+    Tensor y = run_experts(Tensor::zeros({N, D}), x, o.g.rows, o.g.slots, o.g.kept.to_vector<int32_t>(), r.weights,
                            [&](int64_t e, const Tensor& xe) { return experts[(size_t)e](xe); });
     sum(y * G).backward();
     std::vector<std::vector<float>> grads;
@@ -125,32 +144,34 @@ TEST_SUITE("model") {
     std::vector<float> w = r.weights.to_vector<float>();
     std::vector<float> p0 = softmax(matmul(slice(x, 0, 0, 1), W, false, true)).to_vector<float>();
     CHECK(w[0] == doctest::Approx(*std::max_element(p0.begin(), p0.end())));
-    CHECK(r.expert[1] == -1);  // token 0's unused second slot
+    CHECK(r.keys.to_vector<int32_t>()[1] == -1);  // token 0's unused second slot
   }
 
   TEST_CASE("moe: balance loss is balance_coef for uniform routing and never below it when f = P") {
     const int64_t E = 4;
     Tensor eye = Tensor::from_vector<float>({1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}, {E, E});
     // f = P = 1/E: token i prefers expert i.
-    Routing u = route_top_k(eye * 10.0, eye, std::vector<int32_t>(E, 1), 0.01, 0.001);
-    CHECK(u.balance.item() == doctest::Approx(0.01).epsilon(1e-5));
-    for (double l : u.load) CHECK(l == doctest::Approx(0.25));
+    Routed u = route_all(eye * 10.0, eye, 1, 0.01, 0.001);
+    CHECK(u.l.balance.item() == doctest::Approx(0.01).epsilon(1e-5));
+    CHECK(u.g.counts.to_vector<int32_t>() == std::vector<int32_t>{1, 1, 1, 1});
     // One-hot router probabilities (f = P exactly) with skewed assignments.
     Generator gen(22);
     for (int trial = 0; trial < 20; ++trial) {
       const int64_t N = 3 + trial;
       std::vector<float> x((size_t)(N * E), 0.f);
       for (int64_t i = 0; i < N; ++i) x[(size_t)(i * E + std::min<int64_t>((int64_t)(gen.next_uniform() * E), E - 1))] = 60.f;
-      Routing r = route_top_k(Tensor::from_vector(x, {N, E}), eye, std::vector<int32_t>((size_t)N, 1), 0.01, 0);
-      CHECK(r.balance.item() >= 0.01 * (1 - 1e-6));
+      Routed r = route_all(Tensor::from_vector(x, {N, E}), eye, 1, 0.01, 0);
+      CHECK(r.l.balance.item() >= 0.01 * (1 - 1e-6));
     }
     // z-loss: z = 0 gives z_coef·(ln E)².
-    Routing z = route_top_k(eye, Tensor::zeros({E, E}), std::vector<int32_t>(E, 2), 0.01, 0.001);
-    CHECK(z.z.item() == doctest::Approx(0.001 * std::log(4.0) * std::log(4.0)).epsilon(1e-5));
+    Routed z = route_all(eye, Tensor::zeros({E, E}), 2, 0.01, 0.001);
+    CHECK(z.l.z.item() == doctest::Approx(0.001 * std::log(4.0) * std::log(4.0)).epsilon(1e-5));
     // A tier with no token adds nothing.
-    Routing none = route_top_k(Tensor::zeros({0, E}), eye, {}, 0.01, 0.001);
-    CHECK(none.balance.item() == 0);
-    CHECK(none.z.item() == 0);
+    const Tensor no_rows = Tensor::zeros({E});
+    Routing none = route_top_k(eye, eye, no_rows, 1);
+    RouterLosses nl = router_losses(none, no_rows, group_by_key(none.keys, E).counts, 0.01, 0.001);
+    CHECK(nl.balance.item() == 0);
+    CHECK(nl.z.item() == 0);
   }
 
   TEST_CASE("moe: Switch drops exactly the overflow, admitting position-major; padding takes no capacity") {
@@ -167,7 +188,7 @@ TEST_SUITE("model") {
       // B = 2, T = 4; padded: sequence 0 has one real token. N real = 8 or 5, capacity 2.
       BatchInfo b = padded ? make_batch(2, 4, {1, 4}) : make_batch(2, 4);
       FfnInput in = make_input(x, b);
-      FfnOutput out = ffn->forward(in, gen);
+      FfnOutput out = ffn->forward(in);
       std::vector<float> y = out.y.to_vector<float>();
       for (int64_t row = 0; row < 8; ++row) {
         double norm = 0;
@@ -175,11 +196,12 @@ TEST_SUITE("model") {
         INFO("row " << row << " padded " << padded);
         CHECK((norm > 0) == (row == 0 || row == 4));  // (b0, t0) and (b1, t0), the first two position-major
       }
-      CHECK(out.routing.dropped == doctest::Approx(padded ? 3.0 / 5 : 6.0 / 8));
-      CHECK(out.routing.load_shallow[0] == 1.0);  // f counted before capacity
+      const RoutingSummary sum = out.routing.summary();
+      CHECK(sum.dropped == doctest::Approx(padded ? 3.0 / 5 : 6.0 / 8));
+      CHECK(sum.load_shallow[0] == 1.0);  // f counted before capacity
       // Without capacity (generation) every real token gets its expert.
-      in.capacity = false;
-      std::vector<float> all = ffn->forward(in, gen).y.to_vector<float>();
+      b.capacity = false;
+      std::vector<float> all = ffn->forward(in).y.to_vector<float>();
       for (int64_t row = 0; row < 8; ++row) CHECK((all[(size_t)(row * 8)] != 0) == b.real(row));
     }
   }
@@ -202,16 +224,16 @@ TEST_SUITE("model") {
 
     SUBCASE("saturated open equals dense") {
       set(gb, std::vector<float>(4, 20.f));  // σ = 1 in f32
-      Tensor y = ffn->forward(make_input(x, b), gen).y;
+      Tensor y = ffn->forward(make_input(x, b)).y;
       Tensor dense = linear(gelu(linear(x, w1, b1)), w2, b2);
       check_near(y.to_vector<float>(), dense.to_vector<float>(), 1e-6);
     }
     SUBCASE("blocks 1 and 3 closed") {
       set(gb, {3.f, -3.f, 3.f, -3.f});
-      FfnOutput out = ffn->forward(make_input(x, b), gen);
+      FfnOutput out = ffn->forward(make_input(x, b));
       const double s3 = 1 / (1 + std::exp(-3.0));
       CHECK(out.sparsity.item() == doctest::Approx(s3 / 2 / 2).epsilon(1e-5));  // mean G over blocks, / n_layer
-      CHECK(out.routing.active_blocks == doctest::Approx(0.5));
+      CHECK(out.routing.summary().active_blocks == doctest::Approx(0.5));
       (sum(out.y * G) + out.sparsity).backward();
       std::vector<float> g1 = grad_of(w1), gb1 = grad_of(b1), g2 = grad_of(w2), ggate = grad_of(gb);
       for (int64_t f = 0; f < 16; ++f) {
@@ -226,7 +248,7 @@ TEST_SUITE("model") {
     }
     SUBCASE("all gates closed: y = b2, the gates still get a gradient") {
       set(gb, std::vector<float>(4, -3.f));
-      FfnOutput out = ffn->forward(make_input(x, b), gen);
+      FfnOutput out = ffn->forward(make_input(x, b));
       for (size_t i = 0; i < 48; ++i) CHECK(out.y.to_vector<float>()[i] == doctest::Approx(0.1f));
       CHECK(out.sparsity.item() == 0);
       sum(out.y * G).backward();

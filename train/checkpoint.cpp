@@ -80,7 +80,7 @@ Checkpoint load_checkpoint(const std::string& dir) {
   return ckpt;
 }
 
-std::unique_ptr<Model> load_model(const std::string& dir) {
+std::unique_ptr<Model> load_model(const std::string& dir, Device device) {
   fs::path d = resolve(dir);
   SafetensorsFile weights = read_safetensors((d / "model.safetensors").string());
   auto cfg = weights.metadata.find("config");
@@ -88,24 +88,9 @@ std::unique_ptr<Model> load_model(const std::string& dir) {
              " has no \"config\" in its metadata");
   auto model = std::make_unique<Model>(Config::parse(cfg->second));
   model->load((d / "model.safetensors").string());
-  std::ifstream f(d / "state.json");
-  nlohmann::json state = nlohmann::json::parse(f, nullptr, false);
-  if (!state.is_discarded() && state.contains("adr")) restore_adr_state(*model, state["adr"]);
+  model->to(device);
   model->train(false);
   return model;
-}
-
-nlohmann::json adr_state_json(const Model& model) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const AdrLayerState& s : model.adr_state())
-    a.push_back({{"stats_set", s.stats_set}, {"baseline_set", s.baseline.set}, {"baseline", s.baseline.value}});
-  return a;
-}
-
-void restore_adr_state(Model& model, const nlohmann::json& a) {
-  std::vector<AdrLayerState> out;
-  for (const auto& s : a) out.push_back({s.at("stats_set"), {s.at("baseline_set"), s.at("baseline")}});
-  model.set_adr_state(out);
 }
 
 }  // namespace dasg

@@ -35,12 +35,9 @@ bool checkpoint_exists(const std::string& dir);
 // The directory a load of `dir` reads: dir itself, or dir.old after a cut save.
 std::string checkpoint_path(const std::string& dir);
 
-// The model of a checkpoint (its config from model.safetensors' metadata, its weights, and its
-// REINFORCE/evaluator state from state.json), in evaluation mode.
-std::unique_ptr<Model> load_model(const std::string& dir);
-
-// The model's per-layer REINFORCE/evaluator state as state.json's "adr" array, and back.
-nlohmann::json adr_state_json(const Model& model);
-void restore_adr_state(Model& model, const nlohmann::json& adr);
+// The model of a checkpoint (its config from model.safetensors' metadata, its weights and the
+// evaluator's running statistics), in evaluation mode, on `device` (a checkpoint records no
+// device: one written on any loads on any other).
+std::unique_ptr<Model> load_model(const std::string& dir, Device device = kCPU);
 
 }  // namespace dasg

@@ -15,6 +15,9 @@
 #include "train/metrics.hpp"
 #include "train/optimizer.hpp"
 #include "train/trainer.hpp"
+#include "ops/compare.hpp"
+#include "ops/elementwise.hpp"
+#include "ops/reduce.hpp"
 
 namespace fs = std::filesystem;
 
@@ -183,8 +186,51 @@ ClassifierEval evaluate_classifier(Model& model, const data::ClassificationSet& 
   return e;
 }
 
+namespace {
+
+class ClassificationTask : public TrainTask {
+ public:
+  ClassificationTask(const ClassifierOptions& o, const data::ClassificationSet& train,
+                     const data::ClassificationSet& dev, ClassifierResult& result)
+      : o_(o), dev_(dev), result_(result), loader_(train, o.batch, o.seed, true) {}
+  MicroBatch next() override {
+    data::ClassBatch b = loader_.next();
+    Cut c = cut(b.tokens, b.labels, b.lengths, b.T);
+    int64_t real = 0;
+    for (int32_t n : b.lengths) real += n;
+    return {c.tokens, c.labels, c.lengths, real};
+  }
+  nlohmann::json loader_state() const override { return loader_.state(); }
+  void restore_loader(const nlohmann::json& s) override { loader_.restore(s); }
+  nlohmann::json evaluate(Model& model, int64_t step) override {
+    const ClassifierEval e = evaluate_classifier(model, dev_, o_.eval_batch);
+    result_.dev = e;
+    if (result_.best_step == 0 || e.accuracy > result_.best_dev.accuracy) result_.best_dev = e, result_.best_step = step + 1;
+    if (!o_.quiet)
+      std::fprintf(stderr, "\nfinetune: dev accuracy %.4f, F1 %.4f, loss %.4f (majority %.4f)\n", e.accuracy, e.f1,
+                   e.loss, e.majority);
+    return eval_json(e);
+  }
+  // The share of the micro-batch's sequences whose argmax is the label, on the device.
+  std::vector<std::pair<std::string, Tensor>> batch_metrics(const MicroBatch& b, const ForwardResult& r) override {
+    const Tensor pred = max(r.logits.detach(), 1).indices.to(r.logits.dtype());
+    const Tensor label = b.targets.to(r.logits.device()).to(r.logits.dtype());
+    const Tensor wrong = less(pred, label) + less(label, pred);
+    return {{"train_accuracy", (1.0 - mean(wrong))}};
+  }
+  nlohmann::json extra_state() const override { return o_.extra_state; }
+
+ private:
+  const ClassifierOptions& o_;
+  const data::ClassificationSet& dev_;
+  ClassifierResult& result_;
+  data::ClassLoader loader_;
+};
+
+}  // namespace
+
 ClassifierResult train_classifier(const ClassifierOptions& o, const data::ClassificationSet& train,
-                                  const data::ClassificationSet& dev) {
+                                  const data::ClassificationSet& dev, const GradientHook& hook) {
   DASG_CHECK(!o.model.causal, "finetune: the model config is causal; classification needs an encoder (causal false)");
   DASG_CHECK(o.steps > 0 && o.batch > 0 && o.eval_batch > 0, "finetune: steps, batch and eval batch must be positive");
   DASG_CHECK(train.size() > 0 && dev.size() > 0, "finetune: the train (", train.size(), ") or dev (", dev.size(),
@@ -198,103 +244,12 @@ ClassifierResult train_classifier(const ClassifierOptions& o, const data::Classi
                o.model.vocab_size - 1);
   fs::create_directories(o.out_dir);
   ClassifierResult result;
-  result.checkpoint_dir = (fs::path(o.out_dir) / "checkpoint").string();
-  result.metrics_path = (fs::path(o.out_dir) / "metrics.jsonl").string();
-
   Model model(o.model, o.seed);
-  if (!o.init_checkpoint.empty())
+  if (!o.init_checkpoint.empty() && o.resume.empty())
     result.init = init_from_checkpoint(model, o.init_checkpoint, (fs::path(o.out_dir) / "init.safetensors.tmp").string());
-  AdamW opt(optimizer_params(model.parameters()), AdamWOptions{0.9, 0.999, 1e-8, o.weight_decay});
-  data::ClassLoader loader(train, o.batch, o.seed, true);
-  const bool dasg = o.model.ffn == "dasg";
-  const int64_t transfer_at = o.model.dsse_transfer_step(o.steps);
-
-  MetricsLog metrics(result.metrics_path, false);
-  Progress progress(0, o.steps);
-  int64_t bad_in_row = 0, skipped = 0;
-  double loss_value = 0;
-  auto evaluate = [&](int64_t step) {
-    ClassifierEval e = evaluate_classifier(model, dev, o.eval_batch);
-    nlohmann::json rec = eval_json(e);
-    rec["step"] = step;
-    rec["eval"] = true;
-    metrics.write(rec);
-    if (result.best_step == 0 || e.accuracy > result.best_dev.accuracy) result.best_dev = e, result.best_step = step + 1;
-    if (!o.quiet)
-      std::fprintf(stderr, "\nfinetune: step %lld: dev accuracy %.4f, F1 %.4f, loss %.4f (majority %.4f)\n",
-                   (long long)step + 1, e.accuracy, e.f1, e.loss, e.majority);
-    return e;
-  };
-  model.train(true);
-  for (int64_t step = 0; step < o.steps; ++step) {
-    if (dasg && !model.deep_active() && step >= transfer_at) model.transfer_dsse();
-    const auto t0 = std::chrono::steady_clock::now();
-    const double lr = learning_rate(step, o.warmup, o.steps, o.lr, o.min_lr);
-    opt.zero_grad();
-    data::ClassBatch b = loader.next();
-    Cut c = cut(b.tokens, b.labels, b.lengths, b.T);
-    ForwardResult r = model.forward(c.tokens, c.labels, c.lengths);
-    r.loss.backward();
-    loss_value = r.loss.item();
-    const double norm = clip_grad_norm(opt.params(), o.grad_clip);
-    if (!std::isfinite(loss_value) || !std::isfinite(norm)) {
-      ++skipped;
-      model.discard_step();
-      std::fprintf(stderr, "finetune: step %lld skipped: non-finite %s (%lld in a row)\n", (long long)step,
-                   std::isfinite(loss_value) ? "gradient" : "loss", (long long)++bad_in_row);
-      metrics.write({{"step", step}, {"skipped", true}});
-      DASG_CHECK(bad_in_row < o.max_bad_steps, "finetune: stopped after ", bad_in_row,
-                 " non-finite steps in a row (step ", step, "); lower --lr");
-      continue;
-    }
-    bad_in_row = 0;
-    opt.step(lr);
-    model.end_step();
-    int64_t correct = 0, real = 0;
-    std::vector<int32_t> pred = argmax_rows(r.logits);
-    for (int64_t i = 0; i < c.B; ++i) correct += pred[(size_t)i] == b.labels[(size_t)i];
-    for (int32_t n : b.lengths) real += n;
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    nlohmann::json rec = {{"step", step},
-                          {"loss", loss_value},
-                          {"ce", r.ce.item()},
-                          {"balance", r.balance.item()},
-                          {"z", r.z.item()},
-                          {"policy", r.policy.item()},
-                          {"sparsity", r.sparsity.item()},
-                          {"train_accuracy", (double)correct / (double)c.B},
-                          {"lr", lr},
-                          {"grad_norm", norm},
-                          {"tokens_per_s", (double)real / dt},
-                          {"skipped_steps", skipped}};
-    nlohmann::json deep = nlohmann::json::array();
-    for (const LayerRouting& l : r.layers) deep.push_back(l.deep_rate);
-    rec["deep_rate"] = deep;
-    metrics.write(rec);
-    if (!o.quiet) progress.update(step, loss_value, (double)real / dt);
-    const bool last = step + 1 == o.steps;
-    if ((o.eval_every > 0 && (step + 1) % o.eval_every == 0) || last) result.dev = evaluate(step);
-  }
-  if (!o.quiet) progress.finish();
-
-  Checkpoint ckpt;
-  ckpt.model = model.parameters().state_dict();
-  ckpt.model_metadata = {{"config", o.model.to_json().dump()}, {"deep_active", model.deep_active() ? "true" : "false"}};
-  ckpt.optim = opt.state();
-  ckpt.optim_steps = opt.steps();
-  ckpt.state = {{"step", o.steps},
-                {"skipped_steps", skipped},
-                {"config", o.model.to_json()},
-                {"task", o.extra_state},
-                {"init_checkpoint", o.init_checkpoint},
-                {"dev", eval_json(result.dev)},
-                {"loader", loader.state()},
-                {"rng", {{"seed", model.generator().seed()}, {"offset", model.generator().offset()}}},
-                {"adr", adr_state_json(model)}};
-  save_checkpoint(result.checkpoint_dir, ckpt);
-  result.steps_done = o.steps;
-  result.skipped_steps = skipped;
-  result.final_train_loss = loss_value;
+  ClassificationTask task(o, train, dev, result);
+  TrainResult r = run_training(o, model, task, hook);
+  static_cast<TrainResult&>(result) = r;
   return result;
 }
 

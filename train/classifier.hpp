@@ -1,8 +1,7 @@
 // Sequence-classification fine-tuning (`dasg finetune`, DESIGN §7.1 encoder head, §7.4 rewards
-// from the sequence's CE): an encoder model (causal false) trained on a ClassificationSet with
-// AdamW and warm-up + cosine, model.end_step() after each optimizer step, the DSSE transfer at
-// its step, evaluation (accuracy, F1) on a dev set every eval_every steps and at the end, metrics
-// as JSON lines and a checkpoint in the trainer's format (train/checkpoint.hpp).
+// from the sequence's CE): an encoder model (causal false) trained on a ClassificationSet by the
+// one training loop (train/trainer.hpp: accumulation, clipping, the non-finite guard, the router
+// state, periodic evaluation and checkpoints, resume), evaluated (accuracy, F1) on a dev set.
 //
 // Batches are cut to their longest real sequence before the forward: the encoder's output for a
 // sequence padded to T equals that of its n real tokens alone (the padding invariant of §7), so
@@ -22,6 +21,7 @@
 #include "data/classification.hpp"
 #include "data/tokenizer.hpp"
 #include "model/config.hpp"
+#include "train/trainer.hpp"
 
 namespace dasg {
 
@@ -68,35 +68,22 @@ struct ClassifierEval {
 // restores the model's training mode.
 ClassifierEval evaluate_classifier(Model& model, const data::ClassificationSet& set, int64_t batch);
 
-struct ClassifierOptions {
-  Config model;              // an encoder config (causal false); its max_seq_len ≥ the sets' T
-  std::string init_checkpoint;  // a pretrained checkpoint directory to copy from ("" = none)
-  std::string out_dir;       // checkpoint/, metrics.jsonl
-  int64_t steps = 300;
-  int64_t batch = 32;
-  double lr = 1e-3, min_lr = 1e-4;
-  int64_t warmup = 30;
-  double weight_decay = 0.01;
-  double grad_clip = 1.0;
-  int64_t eval_every = 100;  // 0 = only at the end
+// The trainer's options with finetune_defaults(), plus what classification adds.
+struct ClassifierOptions : TrainOptions {
+  ClassifierOptions() : TrainOptions(finetune_defaults()) {}
+  std::string init_checkpoint;  // a pretrained checkpoint directory to copy from ("" = none; not on resume)
   int64_t eval_batch = 64;
-  int64_t max_bad_steps = 5;
-  uint64_t seed = 1337;
-  bool quiet = false;
-  nlohmann::json extra_state;  // stored in state.json under "task" (e.g. the task's name)
+  nlohmann::json extra_state;   // stored in state.json under "task" (e.g. the task's name)
 };
 
-struct ClassifierResult {
-  int64_t steps_done = 0, skipped_steps = 0;
-  double final_train_loss = 0;
+struct ClassifierResult : TrainResult {
   ClassifierEval dev;       // at the end
   ClassifierEval best_dev;  // the evaluation with the best accuracy
   int64_t best_step = 0;
   InitReport init;
-  std::string checkpoint_dir, metrics_path;
 };
 
 ClassifierResult train_classifier(const ClassifierOptions& options, const data::ClassificationSet& train,
-                                  const data::ClassificationSet& dev);
+                                  const data::ClassificationSet& dev, const GradientHook& hook = nullptr);
 
 }  // namespace dasg

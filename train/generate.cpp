@@ -51,15 +51,14 @@ std::vector<int32_t> generate(Model& model, std::vector<int32_t> prompt, const G
   for (int32_t t : prompt)
     DASG_CHECK(t >= 0 && t < cfg.vocab_size, "generate: prompt token ", t, " is outside the vocabulary 0..",
                cfg.vocab_size - 1);
-  Generator gen(o.seed);
-  model.generator().set_state(o.seed, 0);
+  Generator gen(o.seed), model_gen(o.seed);  // sampling; the model's own draws (adr.random)
   model.train(false);
   model.set_capacity(false);
   NoGradGuard no_grad;
   for (int64_t n = 0; n < o.tokens; ++n) {
     const int64_t T = std::min<int64_t>((int64_t)prompt.size(), cfg.max_seq_len);
     std::vector<int32_t> ctx(prompt.end() - T, prompt.end());
-    ForwardResult r = model.forward(Tensor::from_vector(ctx, {1, T}));
+    ForwardResult r = model.forward(Tensor::from_vector(ctx, {1, T}), Tensor(), Tensor(), model_gen);
     std::vector<float> logits = r.logits.to(kCPU).to_vector<float>();  // [1, T, vocab]
     std::span<const float> last(logits.data() + (size_t)((T - 1) * cfg.vocab_size), (size_t)V);
     prompt.push_back(sample_next(last, o.temperature, o.top_k, gen));

@@ -7,6 +7,8 @@
 #include "autograd/node.hpp"
 #include "engine/kernels/elementwise.hpp"
 #include "engine/kernels/optim.hpp"
+#include "ops/elementwise.hpp"
+#include "ops/reduce.hpp"
 
 namespace dasg {
 
@@ -66,10 +68,16 @@ void Optimizer::load_state(const std::map<std::string, Tensor>& state, int64_t s
     for (const NamedParam& p : params_)
       if (p.name == name) match = &p;
     DASG_CHECK(match, "optimizer: state '", key, "' names no parameter of this model");
-    DASG_CHECK(t.shape() == match->tensor.shape(), "optimizer: state '", key, "' is ", t.str(), ", parameter is ",
-               match->tensor.str());
+    DASG_CHECK(t.shape() == match->tensor.shape() && t.dtype() == match->tensor.dtype(), "optimizer: state '", key,
+               "' is ", t.str(), ", parameter is ", match->tensor.str());
   }
-  state_ = state;
+  state_.clear();
+  for (const auto& [key, t] : state) {  // on each parameter's device
+    const size_t dot = key.find('.');
+    const std::string name = dot == std::string::npos ? key : key.substr(dot + 1);
+    for (const NamedParam& p : params_)
+      if (p.name == name) state_[key] = t.to(p.tensor.device()).clone();
+  }
   steps_ = steps;
 }
 
@@ -99,18 +107,30 @@ double learning_rate(int64_t step, int64_t warmup, int64_t total, double max_lr,
   return min_lr + 0.5 * (max_lr - min_lr) * (1 + std::cos(M_PI * progress));
 }
 
-double clip_grad_norm(const std::vector<NamedParam>& params, double max_norm) {
-  double sq = 0;
+Tensor squared_grad_norm(const std::vector<NamedParam>& params, Device device) {
+  NoGradGuard no_grad;
+  Tensor sq = Tensor::scalar(0, DType::f32, device);
   for (const NamedParam& p : params)
-    if (p.tensor.requires_grad() && p.tensor.grad().defined()) sq += kernels::sum_squares(p.tensor.grad());
-  const double norm = std::sqrt(sq);
-  if (!std::isfinite(norm) || max_norm <= 0 || norm <= max_norm) return norm;
-  const double scale = max_norm / (norm + 1e-6);
+    if (p.tensor.requires_grad() && p.tensor.grad().defined()) {
+      const Tensor g = p.tensor.grad();
+      sq = sq + sum(g * g).to(DType::f32);
+    }
+  return sq;
+}
+
+void scale_gradients(const std::vector<NamedParam>& params, double s) {
   for (const NamedParam& p : params)
     if (p.tensor.requires_grad() && p.tensor.grad().defined()) {
       Tensor g = p.tensor.grad();
-      kernels::binary_scalar(kernels::BinaryOp::mul, g, scale, g);
+      kernels::binary_scalar(kernels::BinaryOp::mul, g, s, g);
     }
+}
+
+double clip_grad_norm(const std::vector<NamedParam>& params, double max_norm) {
+  if (params.empty()) return 0;
+  const double norm = std::sqrt(squared_grad_norm(params, params.front().tensor.device()).item());
+  if (!std::isfinite(norm) || max_norm <= 0 || norm <= max_norm) return norm;
+  scale_gradients(params, max_norm / (norm + 1e-6));
   return norm;
 }
 

@@ -69,9 +69,15 @@ class SGD : public Optimizer {
 // Linear warm-up from 0 to max_lr over `warmup` steps, then cosine decay to min_lr at `total`.
 double learning_rate(int64_t step, int64_t warmup, int64_t total, double max_lr, double min_lr);
 
+// Σ‖g‖² over the trainable parameters' gradients, a scalar on `device` (no host copy; NaN or
+// infinite when a gradient is not finite).
+Tensor squared_grad_norm(const std::vector<NamedParam>& params, Device device);
+// g ← s·g for every trainable parameter's gradient, in place.
+void scale_gradients(const std::vector<NamedParam>& params, double s);
+
 // Scales every gradient so that their global L2 norm is at most max_norm (max_norm ≤ 0: no
 // clipping). Returns the norm before clipping — NaN or infinite when a gradient is not finite,
-// in which case nothing is scaled.
+// in which case nothing is scaled. One device→host copy (the trainer folds it into its step's).
 double clip_grad_norm(const std::vector<NamedParam>& params, double max_norm);
 
 }  // namespace dasg

@@ -1,4 +1,4 @@
-// The language-model training loop (see trainer.hpp).
+// The training loop shared by `dasg train` and `dasg finetune` (see trainer.hpp).
 #include "train/trainer.hpp"
 
 #include <chrono>
@@ -7,16 +7,28 @@
 #include <filesystem>
 
 #include "autograd/node.hpp"
-#include "data/loader.hpp"
 #include "model/model.hpp"
 #include "ops/elementwise.hpp"
+#include "ops/shape.hpp"
 #include "train/checkpoint.hpp"
 #include "train/metrics.hpp"
 #include "train/optimizer.hpp"
+#include "train/router_state.hpp"
 
 namespace fs = std::filesystem;
 
 namespace dasg {
+
+TrainOptions finetune_defaults() {
+  TrainOptions o;
+  o.batch = 32;
+  o.lr = 1e-3;
+  o.warmup = 50;
+  o.weight_decay = 0.01;
+  o.eval_every = 200;
+  o.ckpt_every = 200;
+  return o;
+}
 
 // Weight decay applies to matrices only: not to norms, biases, the policy vectors, embeddings.
 std::vector<NamedParam> optimizer_params(const Parameters& params) {
@@ -29,83 +41,77 @@ std::vector<NamedParam> optimizer_params(const Parameters& params) {
   return out;
 }
 
-double evaluate_lm(Model& model, const std::string& data_dir, int64_t B, int64_t T, int64_t batches) {
-  DASG_CHECK(model.config().causal, "evaluate_lm: the model is an encoder (causal false); validation loss on "
-             "token shards needs a causal model");
-  DASG_CHECK(B > 0 && T > 0 && T <= model.config().max_seq_len, "evaluate_lm: batch ", B, " x seq_len ", T,
-             "; expected positive sizes and seq_len <= max_seq_len = ", model.config().max_seq_len);
-  data::ValLoader val(data_dir, B, T, model.config().vocab_size);
-  const bool was_training = model.training();
-  model.train(false);
-  NoGradGuard no_grad;
-  data::Batch b;
-  double total = 0;
-  int64_t n = 0;
-  while ((batches == 0 || n < batches) && val.next(b)) {
-    ForwardResult r = model.forward(Tensor::from_vector(b.inputs, {b.B, b.T}), Tensor::from_vector(b.targets, {b.B, b.T}));
-    total += r.ce.item();
-    ++n;
-  }
-  model.train(was_training);
-  DASG_CHECK(n > 0, "evaluate: the val split of '", data_dir, "' holds no full batch of ", B, "x", T,
-             " tokens; use a smaller --batch or --seq-len");
-  return total / (double)n;
-}
-
 namespace {
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainOptions& o, const Parameters& params) {
-  if (o.optimizer == "adamw") return std::make_unique<AdamW>(optimizer_params(params), AdamWOptions{0.9, 0.95, 1e-8, o.weight_decay});
+  if (o.optimizer == "adamw")
+    return std::make_unique<AdamW>(optimizer_params(params), AdamWOptions{o.beta1, o.beta2, o.adam_eps, o.weight_decay});
   if (o.optimizer == "sgd") return std::make_unique<SGD>(optimizer_params(params), SGDOptions{o.momentum, o.weight_decay});
   DASG_FAIL("train: optimizer '", o.optimizer, "'; expected adamw or sgd");
 }
 
-Tensor tokens_tensor(const std::vector<int32_t>& v, int64_t B, int64_t T) { return Tensor::from_vector(v, {B, T}); }
+Tensor one(const Tensor& t) { return reshape(t, {1}); }
+
+// The step's device-side sums, read back once: [loss, ce, balance, z, policy, sparsity], the
+// task's batch metrics, then every layer's routing counters.
+struct StepSums {
+  std::vector<Tensor> terms;                 // summed over micro-batches
+  std::vector<Tensor> layers;                // routing stats per layer, summed
+  std::vector<std::string> metric_names;
+  void add(std::vector<Tensor> t, const ForwardResult& r) {
+    if (terms.empty()) {
+      terms = std::move(t);
+      for (const LayerRouting& l : r.layers) layers.push_back(l.stats);
+      return;
+    }
+    for (size_t k = 0; k < terms.size(); ++k) terms[k] = terms[k] + t[k];
+    for (size_t l = 0; l < layers.size(); ++l) layers[l] = layers[l] + r.layers[l].stats;
+  }
+};
 
 }  // namespace
 
-TrainResult train_language_model(const TrainOptions& o, const GradientHook& hook) {
-  DASG_CHECK(o.model.causal, "train: the model config is an encoder (causal false); language-model training "
-             "needs a causal model (use `dasg finetune` for classification)");
+TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, const GradientHook& hook) {
   DASG_CHECK(o.steps > 0 && o.batch > 0 && o.grad_accum > 0, "train: steps, batch and grad_accum must be positive");
-  const int64_t T = o.seq_len > 0 ? o.seq_len : o.model.max_seq_len;
-  DASG_CHECK(T <= o.model.max_seq_len, "train: seq_len ", T, " exceeds the model's max_seq_len ", o.model.max_seq_len);
+  const Device device = parse_device(o.device);
+  require_device(device);
+  model.to(device);
   fs::create_directories(o.out_dir);
   TrainResult result;
   result.checkpoint_dir = (fs::path(o.out_dir) / "checkpoint").string();
   result.metrics_path = (fs::path(o.out_dir) / "metrics.jsonl").string();
 
-  Model model(o.model, o.seed);
+  const Config& cfg = model.config();
   std::unique_ptr<Optimizer> opt = make_optimizer(o, model.parameters());
-  data::TokenLoader loader(o.data_dir, "train", {o.batch, T, o.model.vocab_size, o.seed, true});
+  RouterState router(cfg);
+  Generator gen(o.seed ^ 0x9E3779B97F4A7C15ull);  // dropout, tier sampling, adr.random
   int64_t start = 0, skipped = 0;
   if (!o.resume.empty()) {
-    std::string dir = checkpoint_path(o.resume);
+    const std::string dir = checkpoint_path(o.resume);
     model.load((fs::path(dir) / "model.safetensors").string());
     Checkpoint c = load_checkpoint(o.resume);
     opt->load_state(c.optim, c.optim_steps);
     start = c.state.at("step");
     skipped = c.state.at("skipped_steps");
-    loader.restore(c.state.at("loader"));
-    model.generator().set_state(c.state.at("rng").at("seed"), c.state.at("rng").at("offset"));
-    restore_adr_state(model, c.state.at("adr"));
+    task.restore_loader(c.state.at("loader"));
+    gen.set_state(c.state.at("rng").at("seed"), c.state.at("rng").at("offset"));
+    router.from_json(c.state.at("adr"));
     DASG_CHECK(start <= o.steps, "train: the checkpoint in '", o.resume, "' is at step ", start, ", past --steps ", o.steps);
   }
-  const bool dasg = o.model.ffn == "dasg";
-  const int64_t transfer_at = o.model.dsse_transfer_step(o.steps);
 
   auto save = [&](int64_t next_step) {
     Checkpoint c;
     c.model = model.parameters().state_dict();
-    c.model_metadata = {{"config", o.model.to_json().dump()}, {"deep_active", model.deep_active() ? "true" : "false"}};
+    c.model_metadata = {{"config", cfg.to_json().dump()}, {"deep_active", model.deep_active() ? "true" : "false"}};
     c.optim = opt->state();
     c.optim_steps = opt->steps();
     c.state = {{"step", next_step},
                {"skipped_steps", skipped},
-               {"config", o.model.to_json()},
-               {"loader", loader.state()},
-               {"rng", {{"seed", model.generator().seed()}, {"offset", model.generator().offset()}}},
-               {"adr", adr_state_json(model)}};
+               {"config", cfg.to_json()},
+               {"loader", task.loader_state()},
+               {"rng", {{"seed", gen.seed()}, {"offset", gen.offset()}}},
+               {"adr", router.to_json()}};
+    if (!task.extra_state().is_null()) c.state["task"] = task.extra_state();
     save_checkpoint(result.checkpoint_dir, c);
   };
 
@@ -113,33 +119,45 @@ TrainResult train_language_model(const TrainOptions& o, const GradientHook& hook
   Progress progress(start, o.steps);
   int64_t bad_in_row = 0;
   double loss_value = 0;
+  const double k = 1.0 / (double)o.grad_accum;
   model.train(true);
   for (int64_t step = start; step < o.steps; ++step) {
-    if (dasg && !model.deep_active() && step >= transfer_at) model.transfer_dsse();
+    router.begin_step(model, step, o.steps);
     const auto t0 = std::chrono::steady_clock::now();
-    const double lr = learning_rate(step, o.warmup, o.steps, o.lr, o.min_lr);
+    const double lr = learning_rate(step, o.warmup, o.steps, o.lr, o.min_lr_value());
     opt->zero_grad();
-    double loss_sum = 0, ce = 0, balance = 0, z = 0, policy = 0, sparsity = 0;
-    std::vector<LayerRouting> routing;
+    StepSums sums;
+    int64_t tokens = 0;
     for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
-      data::Batch b = loader.next();
-      ForwardResult r = model.forward(tokens_tensor(b.inputs, b.B, b.T), tokens_tensor(b.targets, b.B, b.T));
-      (r.loss * (1.0 / (double)o.grad_accum)).backward();
-      loss_sum += r.loss.item();
-      ce += r.ce.item();
-      balance += r.balance.item();
-      z += r.z.item();
-      policy += r.policy.item();
-      sparsity += r.sparsity.item();
-      routing = std::move(r.layers);
+      MicroBatch b = task.next();
+      ForwardResult r = model.forward(b.tokens, b.targets, b.lengths, gen);
+      const Tensor policy = router.policy_loss(r);
+      const Tensor total = r.loss + policy;
+      (total * k).backward();
+      std::vector<Tensor> t = {one(total), one(r.ce), one(r.balance), one(r.z), one(policy), one(r.sparsity)};
+      std::vector<std::pair<std::string, Tensor>> extra = task.batch_metrics(b, r);
+      if (sums.terms.empty())
+        for (const auto& [name, v] : extra) sums.metric_names.push_back(name);
+      for (const auto& [name, v] : extra) t.push_back(one(v.detach()));
+      sums.add(std::move(t), r);
+      tokens += b.n_tokens;
     }
     if (hook) hook(step, opt->params());
-    const double k = 1.0 / (double)o.grad_accum;
-    loss_value = loss_sum * k;
-    const double norm = clip_grad_norm(opt->params(), o.grad_clip);
+    // The step's one read-back before the update: loss terms, metrics, ‖g‖², routing counters.
+    std::vector<double> h;
+    {
+      NoGradGuard no_grad;
+      std::vector<Tensor> pack = sums.terms;
+      pack.push_back(one(squared_grad_norm(opt->params(), device)));
+      for (const Tensor& s : sums.layers) pack.push_back(s);
+      h = concat(pack, 0).to(DType::f64).to(kCPU).to_vector<double>();
+    }
+    const size_t n_terms = sums.terms.size();
+    loss_value = h[0] * k;
+    const double norm = std::sqrt(h[n_terms]);
     if (!std::isfinite(loss_value) || !std::isfinite(norm)) {
       ++skipped;
-      model.discard_step();
+      router.discard_step();
       std::fprintf(stderr, "train: step %lld skipped: non-finite %s (%lld in a row, %lld in all)\n", (long long)step,
                    std::isfinite(loss_value) ? "gradient" : "loss", (long long)++bad_in_row, (long long)skipped);
       metrics.write({{"step", step}, {"skipped", true}, {"loss", std::isfinite(loss_value) ? loss_value : -1.0}});
@@ -149,29 +167,52 @@ TrainResult train_language_model(const TrainOptions& o, const GradientHook& hook
       continue;
     }
     bad_in_row = 0;
+    if (o.grad_clip > 0 && norm > o.grad_clip) scale_gradients(opt->params(), o.grad_clip / (norm + 1e-6));
     opt->step(lr);
-    model.end_step();
+    router.end_step(model);
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double tok_s = (double)(o.batch * T * o.grad_accum) / dt;
-    nlohmann::json rec = {{"step", step},         {"loss", loss_value}, {"ce", ce * k},
-                          {"balance", balance * k}, {"z", z * k},         {"policy", policy * k},
-                          {"sparsity", sparsity * k}, {"lr", lr},         {"grad_norm", norm},
-                          {"tokens_per_s", tok_s},  {"skipped_steps", skipped}};
-    nlohmann::json deep = nlohmann::json::array(), entropy = nlohmann::json::array();
-    for (const LayerRouting& l : routing) {
-      deep.push_back(l.deep_rate);
-      entropy.push_back(l.policy_entropy);
+    const double tok_s = (double)tokens / dt;
+    nlohmann::json rec = {{"step", step},         {"loss", loss_value},        {"ce", h[1] * k},
+                          {"balance", h[2] * k},  {"z", h[3] * k},             {"policy", h[4] * k},
+                          {"sparsity", h[5] * k}, {"lr", lr},                  {"grad_norm", norm},
+                          {"tokens_per_s", tok_s}, {"skipped_steps", skipped}};
+    for (size_t m = 0; m < sums.metric_names.size(); ++m) rec[sums.metric_names[m]] = h[6 + m] * k;
+    nlohmann::json deep = nlohmann::json::array(), entropy = nlohmann::json::array(), reward = nlohmann::json::array(),
+                   baseline = nlohmann::json::array(), load_s = nlohmann::json::array(), load_d = nlohmann::json::array();
+    size_t at = n_terms + 1;
+    const std::vector<double> b = router.baselines();
+    for (size_t l = 0; l < sums.layers.size(); ++l) {
+      const int64_t n = sums.layers[l].numel();
+      const std::vector<float> st(h.begin() + (int64_t)at, h.begin() + (int64_t)at + n);
+      at += (size_t)n;
+      const int64_t ns = cfg.ffn == "dense" || cfg.ffn == "dsmoe" ? 0 : cfg.moe.n_shallow;
+      const RoutingSummary s = summarize_routing(st, ns, n - kRoutingStats - ns);
+      deep.push_back(s.deep_rate);
+      entropy.push_back(s.policy_entropy);
+      reward.push_back(router.mean_reward()[l]);
+      baseline.push_back(b[l]);
+      load_s.push_back(s.load_shallow);
+      load_d.push_back(s.load_deep);
     }
     rec["deep_rate"] = deep;
     rec["policy_entropy"] = entropy;
+    if (cfg.ffn == "dasg") {
+      rec["mean_reward"] = reward;
+      rec["baseline"] = baseline;
+      rec["load_deep"] = load_d;
+    }
+    if (cfg.ffn == "dasg" || cfg.ffn == "switch") rec["load_shallow"] = load_s;
     metrics.write(rec);
     if (!o.quiet) progress.update(step, loss_value, tok_s);
 
     const bool last = step + 1 == o.steps;
     if ((o.eval_every > 0 && (step + 1) % o.eval_every == 0) || last) {
-      double val = evaluate_lm(model, o.data_dir, o.batch, T, o.eval_batches);
-      result.final_val_loss = val;
-      metrics.write({{"step", step}, {"eval", true}, {"val_loss", val}, {"val_ppl", std::exp(val)}});
+      nlohmann::json e = task.evaluate(model, step);
+      e["step"] = step;
+      e["eval"] = true;
+      metrics.write(e);
+      result.last_eval = e;
+      if (e.contains("val_loss")) result.final_val_loss = e["val_loss"];
     }
     if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || last) save(step + 1);
   }

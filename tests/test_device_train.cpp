@@ -1,0 +1,255 @@
+// Suite "parity", the whole model on CUDA(0) (DESIGN.md §10; issue 12): the one training loop
+// (train/trainer.hpp) run on the device gives the CPU's per-step losses, deep rates and final
+// parameters for every FFN kind, causal and encoder; the caching allocator reaches a steady
+// state after the first step; the device→host copies of a training step stay within the
+// documented bound; `dasg forward`'s dump is the CPU's; a checkpoint written on the device
+// resumes on the CPU. Runs on the emulator and natively (skipped without a GPU).
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "autograd/node.hpp"
+#include "engine/cuda/context.hpp"
+#include "engine/cuda/device_memory.hpp"
+#include "model/model.hpp"
+#include "model/parity_dump.hpp"
+#include "tests/parity.hpp"
+#include "train/optimizer.hpp"
+#include "train/trainer.hpp"
+
+using namespace dasg;
+namespace fs = std::filesystem;
+
+namespace {
+
+const Device kGPU = Device::cuda(0);
+
+// TF32 off, so the device's GEMMs compare with the CPU's at f32 tolerance.
+struct Tf32Off {
+  Tf32Off() : saved(cuda::tf32_enabled()) { cuda::set_tf32(false); }
+  ~Tf32Off() { cuda::set_tf32(saved); }
+  bool saved;
+};
+
+struct CachingAllocator {
+  CachingAllocator() : saved(cuda::allocator_mode()) { cuda::set_allocator_mode(cuda::AllocatorMode::caching); }
+  ~CachingAllocator() { cuda::set_allocator_mode(saved); }
+  cuda::AllocatorMode saved;
+};
+
+Config tiny(const std::string& ffn, bool causal) {
+  nlohmann::json j = {{"vocab_size", 32}, {"max_seq_len", 16}, {"d_model", 16}, {"n_layer", 2}, {"n_head", 2},
+                      {"causal", causal}, {"n_classes", 3}, {"ffn", ffn},
+                      {"attention", ffn == "switch" ? "full" : "gmha"},
+                      {"gmha", {{"groups", 4}, {"group_mlp_hidden", 4}}},
+                      {"moe", {{"n_shallow", 4}, {"n_deep", 4}, {"d_ff", 16}, {"top_k", ffn == "switch" ? 1 : 2}}},
+                      {"adr", {{"theta_s", 0.2}, {"theta_d", 0.8}}},
+                      {"dsse", {{"transfer_step", 2}}},
+                      {"dsmoe", {{"blocks", 4}}}};
+  return Config::from_json(j);
+}
+
+// Fixed pseudo-random batches from (seed, position): LM next tokens, or encoder labels with
+// lengths. Its evaluation is the CE of one fixed batch.
+class RandomTask : public TrainTask {
+ public:
+  RandomTask(const Config& c, int64_t B) : c_(c), B_(B) {}
+  MicroBatch next() override { return batch(pos_++); }
+  nlohmann::json loader_state() const override { return {{"pos", pos_}}; }
+  void restore_loader(const nlohmann::json& s) override { pos_ = s.at("pos"); }
+  nlohmann::json evaluate(Model& model, int64_t) override {
+    NoGradGuard no_grad;
+    const bool was = model.training();
+    model.train(false);
+    MicroBatch b = batch(1000);
+    const double ce = model.forward(b.tokens, b.targets, b.lengths).ce.item();
+    model.train(was);
+    return {{"val_loss", ce}};
+  }
+
+ private:
+  MicroBatch batch(int64_t at) const {
+    Generator g(1234 + (uint64_t)at);
+    const int64_t T = c_.max_seq_len;
+    std::vector<int32_t> tok((size_t)(B_ * T)), tgt;
+    for (auto& t : tok) t = (int32_t)(g.next_uniform() * (double)c_.vocab_size) % (int32_t)c_.vocab_size;
+    MicroBatch m;
+    m.tokens = Tensor::from_vector(tok, {B_, T});
+    if (c_.causal) {
+      for (int64_t i = 0; i < B_ * T; ++i) tgt.push_back(tok[(size_t)((i + 1) % (B_ * T))]);
+      m.targets = Tensor::from_vector(tgt, {B_, T});
+      m.n_tokens = B_ * T;
+    } else {
+      std::vector<int32_t> len((size_t)B_);
+      for (int64_t b = 0; b < B_; ++b) {
+        tgt.push_back(tok[(size_t)(b * T)] % (int32_t)c_.n_classes);
+        len[(size_t)b] = (int32_t)(T - (b * 5) % T);
+        m.n_tokens += len[(size_t)b];
+      }
+      m.targets = Tensor::from_vector(tgt, {B_});
+      m.lengths = Tensor::from_vector(len, {B_});
+    }
+    return m;
+  }
+  Config c_;
+  int64_t B_, pos_ = 0;
+};
+
+TrainOptions options(const Config& c, const std::string& device, const std::string& out) {
+  TrainOptions o;
+  o.model = c;
+  o.device = device;
+  o.out_dir = (fs::temp_directory_path() / out).string();
+  fs::remove_all(o.out_dir);
+  o.steps = 5;
+  o.batch = 3;
+  o.grad_accum = 2;
+  o.warmup = 1;
+  o.lr = 3e-3;
+  o.eval_every = 0;
+  o.ckpt_every = 0;
+  o.quiet = true;
+  return o;
+}
+
+struct Run {
+  std::vector<nlohmann::json> steps;
+  std::vector<std::pair<std::string, Tensor>> params;  // host copies
+};
+
+Run train(const TrainOptions& o, const GradientHook& hook = nullptr) {
+  Model model(o.model, o.seed);
+  RandomTask task(o.model, o.batch);
+  run_training(o, model, task, hook);
+  Run r;
+  std::ifstream f(fs::path(o.out_dir) / "metrics.jsonl");
+  for (std::string line; std::getline(f, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (!j.contains("eval")) r.steps.push_back(j);
+  }
+  for (const NamedTensor& e : model.parameters().all()) r.params.emplace_back(e.name, e.tensor.to(kCPU));
+  return r;
+}
+
+double rel(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-12); }
+
+}  // namespace
+
+TEST_SUITE("parity") {
+  TEST_CASE("parity: training on CUDA(0) equals the CPU — losses, deep rates, parameters; every FFN kind") {
+    Tf32Off tf32;
+    for (const char* ffn : {"dasg", "dense", "switch", "dsmoe"})
+      for (bool causal : {true, false}) {
+        INFO("ffn " << ffn << (causal ? ", causal" : ", encoder"));
+        const Config c = tiny(ffn, causal);
+        Run cpu = train(options(c, "cpu", "dasg_devtrain_cpu"));
+        Run gpu = train(options(c, "cuda", "dasg_devtrain_gpu"));
+        REQUIRE(cpu.steps.size() == 5);
+        REQUIRE(gpu.steps.size() == 5);
+        for (size_t s = 0; s < 5; ++s) {
+          INFO("step " << s);
+          CHECK(rel(gpu.steps[s]["loss"], cpu.steps[s]["loss"]) <= 1e-4);
+          CHECK(gpu.steps[s]["deep_rate"] == cpu.steps[s]["deep_rate"]);
+        }
+        if (std::string(ffn) == "dasg") CHECK(cpu.steps[4]["deep_rate"][0] > 0);  // the deep tier ran
+        for (size_t i = 0; i < cpu.params.size(); ++i)
+          test::check_close_tensors(cpu.params[i].first.c_str(), gpu.params[i].second, cpu.params[i].second, 1e-4);
+      }
+  }
+
+  TEST_CASE("parity: after the first step the caching allocator makes no cudaMalloc or cudaFree (whole model)") {
+    Tf32Off tf32;
+    CachingAllocator caching;
+    for (const char* ffn : {"dasg", "switch"}) {
+      INFO("ffn " << ffn);
+      TrainOptions o = options(tiny(ffn, true), "cuda", "dasg_devtrain_alloc");
+      o.steps = 8;
+      std::vector<cuda::AllocatorStats> at;  // after each step's backward
+      train(o, [&](int64_t, const std::vector<NamedParam>&) { at.push_back(cuda::allocator_stats()); });
+      REQUIRE(at.size() == 8);
+      INFO("cudaMalloc calls after steps 1..7: " << at[1].malloc_calls << " .. " << at[7].malloc_calls);
+      CHECK(at[7].malloc_calls == at[1].malloc_calls);
+      CHECK(at[7].free_calls == at[1].free_calls);
+    }
+  }
+
+  TEST_CASE("parity: device→host copies per training step stay within the documented bound") {
+    // The bound (README, "The path of one training step"): per micro-batch, one copy per MoE
+    // layer (the per-expert counts sizing the expert GEMMs); per step, one read-back of the
+    // loss terms, gradient norm and routing counters, and one of the router state's statistics.
+    Tf32Off tf32;
+    for (const char* ffn : {"dasg", "dense"}) {
+      INFO("ffn " << ffn);
+      const Config c = tiny(ffn, true);
+      auto copies = [&](int64_t steps) {
+        TrainOptions o = options(c, "cuda", "dasg_devtrain_copies");
+        o.steps = steps;
+        o.warmup = 0;
+        const int64_t before = device_to_host_copies();
+        train(o);
+        return device_to_host_copies() - before;
+      };
+      const double per_step = (double)(copies(6) - copies(4)) / 2;
+      const int64_t M = 2, moe_layers = std::string(ffn) == "dense" ? 0 : c.n_layer;
+      const int64_t bound = M * moe_layers + 1 + (std::string(ffn) == "dasg" ? 1 : 0);
+      INFO("device->host copies per step: " << per_step << ", bound " << bound);
+      CHECK(per_step <= (double)bound);
+    }
+  }
+
+  TEST_CASE("parity: dasg forward --device cuda writes the CPU's dump") {
+    Tf32Off tf32;
+    for (const char* ffn : {"dasg", "dense", "switch", "dsmoe"})
+      for (bool causal : {true, false}) {
+        INFO("ffn " << ffn << (causal ? ", causal" : ", encoder"));
+        const Config c = tiny(ffn, causal);
+        Model m(c, 3);
+        if (std::string(ffn) == "dasg") m.transfer_dsse();
+        DumpInput in;
+        in.batch = 2;
+        Generator g(8);
+        for (int i = 0; i < 32; ++i) in.tokens.push_back((int32_t)(g.next_uniform() * 32) % 32);
+        if (causal) {
+          in.targets = std::vector<int32_t>(in.tokens.rbegin(), in.tokens.rend());
+        } else {
+          in.targets = std::vector<int32_t>{2, 0};
+          in.lengths = std::vector<int32_t>{16, 9};
+        }
+        auto cpu = parity_dump(m, in);
+        m.to(kGPU);
+        auto gpu = parity_dump(m, in);
+        REQUIRE(cpu.size() == gpu.size());
+        for (size_t i = 0; i < cpu.size(); ++i) {
+          REQUIRE(cpu[i].first == gpu[i].first);
+          const bool grad = cpu[i].first.rfind("grad.", 0) == 0;
+          test::check_close_tensors(cpu[i].first.c_str(), gpu[i].second, cpu[i].second, grad ? 2e-3 : 1e-4);
+        }
+      }
+  }
+
+  TEST_CASE("parity: a checkpoint written on CUDA(0) resumes on the CPU with the uninterrupted run's losses") {
+    Tf32Off tf32;
+    const Config c = tiny("dasg", true);
+    TrainOptions whole = options(c, "cuda", "dasg_devtrain_whole");
+    whole.steps = 6;
+    Run a = train(whole);
+    struct Crash {};
+    TrainOptions cut = options(c, "cuda", "dasg_devtrain_cut");
+    cut.steps = 6;
+    cut.ckpt_every = 3;
+    CHECK_THROWS_AS(train(cut, [](int64_t step, const std::vector<NamedParam>&) { if (step == 4) throw Crash{}; }), Crash);
+    TrainOptions resume = cut;
+    resume.device = "cpu";
+    resume.resume = (fs::path(cut.out_dir) / "checkpoint").string();
+    Run b = train(resume);
+    REQUIRE(b.steps.size() >= 6);  // 0..3 from the cut run (and its crashed 4th), then 3..5 resumed
+    const std::vector<nlohmann::json> tail(b.steps.end() - 3, b.steps.end());
+    for (size_t s = 0; s < 3; ++s) {
+      INFO("step " << s + 3);
+      CHECK(tail[s]["step"] == a.steps[s + 3]["step"]);
+      CHECK(rel(tail[s]["loss"], a.steps[s + 3]["loss"]) <= 1e-4);
+    }
+  }
+}
