@@ -14,13 +14,23 @@
 //   counts i32 [n_keys]: slots per key before capacity (every slot with that key);
 //   kept   i32 [n_keys]: slots per key after capacity (the sizes of the groups in rows/slots).
 // Deterministic: the same output on every device and thread count. No gradient.
+//
+// Also returned: counts_host and kept_host, host copies of counts and kept (to size the dispatch
+// GEMMs without another copy). On CUDA they come from the op's one device→host copy, of
+// [counts | kept | a validation status] together: the keys are checked on the device (no host
+// copy of keys), and so is visit (range, and each row exactly once). Errors (dasg::Error):
+// keys not i32 2-D, n_keys < 1, R·k or n_keys beyond i32, visit not i32 [R] or not a
+// permutation, a key ≥ n_keys (naming its [r, c]), inputs on different devices.
 #pragma once
+#include <vector>
+
 #include "engine/tensor.hpp"
 
 namespace dasg {
 
 struct KeyGroups {
   Tensor rows, slots, counts, kept;
+  std::vector<int32_t> counts_host, kept_host;  // the values of counts and kept, on the host
 };
 
 KeyGroups group_by_key(const Tensor& keys, int64_t n_keys, const Tensor& visit = Tensor(), int64_t capacity = -1);
