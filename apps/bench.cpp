@@ -126,8 +126,7 @@ Point bench_point(const std::string& kind, int64_t T, const Options& o) {
   batch.T = batch.N = T;
   batch.training = true;
   batch.length = {(int32_t)T};
-  batch.is_real.assign((size_t)T, 1);
-  for (int64_t t = 0; t < T; ++t) batch.real_rows.push_back((int32_t)t);
+  batch.n_real = T;
   batch.real_mask = dasg::Tensor::ones({T, 1});
 
   Point p;

@@ -6,6 +6,7 @@
 #include "autograd/node.hpp"
 #include "data/loader.hpp"
 #include "model/model.hpp"
+#include "ops/elementwise.hpp"
 #include "train/trainer.hpp"
 
 namespace dasg {

@@ -28,8 +28,8 @@ Tensor RouterState::policy_loss(const ForwardResult& r) {
     if (!lr.raw.defined()) continue;  // not a dasg layer
     st.raw.push_back(lr.raw);
     st.counted.push_back(lr.counted);
-    if (!lr.log_prob.defined()) continue;  // nothing could be sampled (evaluation, before the transfer)
-    DASG_CHECK(r.row_loss.defined(), "RouterState::policy_loss: the forward had no targets; rewards need them");
+    // Nothing sampled (evaluation, before the transfer), or no targets to reward: no surrogate.
+    if (!lr.log_prob.defined() || !r.row_loss.defined()) continue;
     // Rewards and advantages are made of detached tensors: no graph.
     const Tensor mask = lr.sampled * r.row_has_loss;
     const Tensor n = sum(mask);

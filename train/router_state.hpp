@@ -25,8 +25,9 @@ class RouterState {
   // The DSSE schedule (dasg only): transfers when step reaches the transfer step of a run of
   // total_steps (dsse.transfer_step, else transfer_fraction of the run).
   void begin_step(Model& model, int64_t step, int64_t total_steps) const;
-  // Σ over dasg layers of the REINFORCE surrogate for one training forward (with targets); 0
-  // when nothing was sampled. Records the forward's raw scores and rewards for end_step.
+  // Σ over dasg layers of the REINFORCE surrogate for one training forward; 0 when nothing was
+  // sampled or the forward had no targets (no rewards). Records the forward's raw scores and
+  // rewards for end_step.
   Tensor policy_loss(const ForwardResult& r);
   // After the optimizer step: the running statistics and baselines from every forward recorded
   // since the last end_step/discard_step.
