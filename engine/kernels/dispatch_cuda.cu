@@ -17,8 +17,10 @@
 //      earlier chunks) is its place q within key e; q < kept[e] writes rows/slots[base[e] + q].
 //      Barrier; the chunk's last slot of key e advances cursor[e] (one writer per key).
 //   Stable in visit order and deterministic: each output element has one writer, decided by
-//   integers. Cost: O(S·256 / 256) = O(S) shared reads a thread plus O(E) for the scan, two
-//   barriers per chunk; a few µs for the router's S of 10⁴. Launch: grid 1 × 256, no dynamic shared.
+//   integers. Cost: ⌈S/256⌉ chunks of 256 shared reads and two barriers each (O(S) a thread),
+//   O(S/256 + R/256) atomics a thread, O(E) serial for the scan; one SM only (unmeasured: the
+//   router's S is ~10⁴, small beside the GEMMs it sizes; a multi-block version can come with a
+//   benchmark). Launch: grid 1 × 256, no dynamic shared memory.
 #include <climits>
 #include <vector>
 
