@@ -119,7 +119,7 @@ void binary_cuda(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   Broadcast bc = broadcast_of(a, b, out);
   dispatch_float(out.dtype(), binary_name(op), [&]<class T>() {
     auto run = [&](auto f) {
-      cuda::launch(binary_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(out),
+      DASG_LAUNCH(binary_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(out),
                    a.data<T>(), b.data<T>(), out.data<T>(), n, same, bc, f);
     };
     switch (op) {
@@ -136,7 +136,7 @@ void binary_scalar_cuda(BinaryOp op, const Tensor& x, double s, Tensor& out) {
   if (n == 0) return;
   dispatch_float(out.dtype(), binary_name(op), [&]<class T>() {
     auto run = [&](auto f) {
-      cuda::launch(scalar_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(out),
+      DASG_LAUNCH(scalar_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(out),
                    x.data<T>(), out.data<T>(), n, (T)s, f);
     };
     switch (op) {
@@ -153,7 +153,7 @@ void unary_cuda(UnaryOp op, const Tensor& x, Tensor& y) {
   if (n == 0) return;
   dispatch_float(y.dtype(), unary_name(op), [&]<class T>() {
     auto run = [&](auto f) {
-      cuda::launch(unary_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(y),
+      DASG_LAUNCH(unary_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(y),
                    x.data<T>(), y.data<T>(), n, f);
     };
     switch (op) {
@@ -175,7 +175,7 @@ void unary_backward_cuda(UnaryOp op, const Tensor& x, const Tensor& y, const Ten
   if (n == 0) return;
   dispatch_float(gx.dtype(), unary_name(op), [&]<class T>() {
     auto run = [&](auto df) {
-      cuda::launch(unary_backward_kernel<T, decltype(df)>, cuda::blocks_for(n), cuda::kThreads, 0,
+      DASG_LAUNCH(unary_backward_kernel<T, decltype(df)>, cuda::blocks_for(n), cuda::kThreads, 0,
                    cuda::stream_of(gx), x.data<T>(), y.data<T>(), gy.data<T>(), gx.data<T>(), n, df);
     };
     switch (op) {

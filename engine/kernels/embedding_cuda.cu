@@ -58,7 +58,7 @@ void embedding_cuda(const Tensor& table, const Tensor& ids, Tensor& out) {
   const int64_t D = table.size(1), M = ids.numel();
   if (M * D == 0) return;
   dispatch_float(table.dtype(), "embedding", [&]<class T>() {
-    cuda::launch(embedding_kernel<T>, cuda::blocks_for(M * D), cuda::kThreads, 0, cuda::stream_of(table),
+    DASG_LAUNCH(embedding_kernel<T>, cuda::blocks_for(M * D), cuda::kThreads, 0, cuda::stream_of(table),
                  table.data<T>(), ids.data<int32_t>(), out.data<T>(), M, D);
   });
 }
@@ -69,7 +69,7 @@ void embedding_backward_cuda(const Tensor& g_out, const Tensor& ids, Tensor& g_t
   dispatch_float(g_table.dtype(), "embedding", [&]<class T>() {
     const int64_t warps = cuda::kThreads / 32;
     const int64_t slice_blocks = (std::min(V, kMaxSlices) + warps - 1) / warps;
-    cuda::launch(embedding_backward_kernel<T>, dim3((unsigned)((D + 31) / 32), (unsigned)slice_blocks),
+    DASG_LAUNCH(embedding_backward_kernel<T>, dim3((unsigned)((D + 31) / 32), (unsigned)slice_blocks),
                  dim3(cuda::kThreads), 0, cuda::stream_of(g_table), g_out.data<T>(), ids.data<int32_t>(),
                  g_table.data<T>(), M, V, D);
   });

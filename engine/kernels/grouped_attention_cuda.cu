@@ -240,10 +240,10 @@ void grouped_attention_forward_cuda(const AttentionShape& s, const Tensor& q_, c
     const int32_t* len = lengths.defined() ? lengths.data<int32_t>() : nullptr;
     Tensor ent = Tensor::empty({s.B, s.H, s.T}, DType::f64, q_.device());
     cudaStream_t stream = cuda::stream_of(q_);
-    cuda::launch(attention_forward_kernel<T>, blocks_for_positions(positions), kWarps * 32, shared_bytes<T>(s, 1),
+    DASG_LAUNCH(attention_forward_kernel<T>, blocks_for_positions(positions), kWarps * 32, shared_bytes<T>(s, 1),
                  stream, q_.data<T>() + s.q_off, k_.data<T>() + s.k_off, v_.data<T>() + s.v_off, len, u_.data<T>(),
                  lse_.data<T>(), ent.data<double>(), s, scale);
-    cuda::launch(attention_stats_kernel<T>, blocks_for_positions(s.B * s.T), kWarps * 32, 0, stream,
+    DASG_LAUNCH(attention_stats_kernel<T>, blocks_for_positions(s.B * s.T), kWarps * 32, 0, stream,
                  q_.data<T>() + s.q_off, k_.data<T>() + s.k_off, len, (const T*)lse_.data<T>(),
                  (const double*)ent.data<double>(), complexity.data<T>(), importance.data<T>(), s, scale);
   });
@@ -262,10 +262,10 @@ void grouped_attention_backward_cuda(const AttentionShape& s, const Tensor& q_, 
     const T* q = q_.data<T>() + s.q_off;
     const T* k = k_.data<T>() + s.k_off;
     const T* v = v_.data<T>() + s.v_off;
-    cuda::launch(attention_backward_dq_kernel<T>, blocks_for_positions(positions), kWarps * 32,
+    DASG_LAUNCH(attention_backward_dq_kernel<T>, blocks_for_positions(positions), kWarps * 32,
                  shared_bytes<T>(s, 1), stream, q, k, v, len, u_.data<T>(), lse_.data<T>(), du_.data<T>(),
                  dq_.data<T>() + s.q_off, Dbuf.data<T>(), s, scale);
-    cuda::launch(attention_backward_dkv_kernel<T>, blocks_for_positions(positions), kWarps * 32,
+    DASG_LAUNCH(attention_backward_dkv_kernel<T>, blocks_for_positions(positions), kWarps * 32,
                  shared_bytes<T>(s, 2), stream, q, k, v, len, lse_.data<T>(), du_.data<T>(),
                  (const T*)Dbuf.data<T>(), dk_.data<T>() + s.k_off, dv_.data<T>() + s.v_off, s, scale);
   });

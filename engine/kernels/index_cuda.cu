@@ -55,7 +55,7 @@ void index_select_cuda(const Tensor& x, const Tensor& idx, Tensor& out, int64_t 
   checked_indices("index_select", idx, rows);
   if (D == 0) return;
   dispatch_all(x.dtype(), "index_select", [&]<class T>() {
-    cuda::launch(index_select_kernel<T>, cuda::blocks_for(M * D), cuda::kThreads, 0, cuda::stream_of(out),
+    DASG_LAUNCH(index_select_kernel<T>, cuda::blocks_for(M * D), cuda::kThreads, 0, cuda::stream_of(out),
                  x.data<T>(), idx.data<int32_t>(), out.data<T>(), M * D, D);
   });
 }
@@ -76,7 +76,7 @@ void index_add_cuda(Tensor& out, const Tensor& idx, const Tensor& src, int64_t r
   for (int64_t m = 0; m < M; ++m) order[fill[(size_t)pi[(size_t)m]]++] = (int32_t)m;
   Tensor dev_groups = Tensor::from_vector<int32_t>(groups, {(int64_t)groups.size()}, out.device());
   dispatch_all(out.dtype(), "index_add", [&]<class T>() {
-    cuda::launch(index_add_kernel<T>, cuda::blocks_for(rows * D), cuda::kThreads, 0, cuda::stream_of(out),
+    DASG_LAUNCH(index_add_kernel<T>, cuda::blocks_for(rows * D), cuda::kThreads, 0, cuda::stream_of(out),
                  out.data<T>(), dev_groups.data<int32_t>(), src.data<T>(), rows, D);
   });
 }

@@ -68,10 +68,10 @@ void sum_dim_cuda(const ReduceShape& r, const Tensor& x, Tensor& out, double sca
   if (r.outer * r.inner == 0) return;
   dispatch_float(x.dtype(), "sum", [&]<class T>() {
     if (r.inner == 1)
-      cuda::launch(sum_rows_kernel<T>, (unsigned)r.outer, cuda::kThreads, 0, cuda::stream_of(x), x.data<T>(),
+      DASG_LAUNCH(sum_rows_kernel<T>, (unsigned)r.outer, cuda::kThreads, 0, cuda::stream_of(x), x.data<T>(),
                    out.data<T>(), r.n, scale);
     else
-      cuda::launch(sum_strided_kernel<T>, cuda::blocks_for(r.outer * r.inner), cuda::kThreads, 0, cuda::stream_of(x),
+      DASG_LAUNCH(sum_strided_kernel<T>, cuda::blocks_for(r.outer * r.inner), cuda::kThreads, 0, cuda::stream_of(x),
                    x.data<T>(), out.data<T>(), r.outer, r.n, r.inner, scale);
   });
 }
@@ -80,7 +80,7 @@ void expand_dim_cuda(const ReduceShape& r, const Tensor& g, Tensor& out, double 
   const int64_t total = r.outer * r.n * r.inner;
   if (total == 0) return;
   dispatch_float(g.dtype(), "expand", [&]<class T>() {
-    cuda::launch(expand_kernel<T>, cuda::blocks_for(total), cuda::kThreads, 0, cuda::stream_of(g), g.data<T>(),
+    DASG_LAUNCH(expand_kernel<T>, cuda::blocks_for(total), cuda::kThreads, 0, cuda::stream_of(g), g.data<T>(),
                  out.data<T>(), r.n, r.inner, total, (T)scale);
   });
 }
@@ -88,7 +88,7 @@ void expand_dim_cuda(const ReduceShape& r, const Tensor& g, Tensor& out, double 
 void max_dim_cuda(const ReduceShape& r, const Tensor& x, Tensor& out, Tensor& arg) {
   if (r.outer * r.inner == 0) return;
   dispatch_float(x.dtype(), "max", [&]<class T>() {
-    cuda::launch(max_kernel<T>, cuda::blocks_for(r.outer * r.inner), cuda::kThreads, 0, cuda::stream_of(x),
+    DASG_LAUNCH(max_kernel<T>, cuda::blocks_for(r.outer * r.inner), cuda::kThreads, 0, cuda::stream_of(x),
                  x.data<T>(), out.data<T>(), arg.data<int32_t>(), r.outer, r.n, r.inner);
   });
 }
@@ -97,7 +97,7 @@ void max_dim_backward_cuda(const ReduceShape& r, const Tensor& g, const Tensor& 
   gx.zero_();
   if (r.outer * r.inner == 0) return;
   dispatch_float(g.dtype(), "max", [&]<class T>() {
-    cuda::launch(max_backward_kernel<T>, cuda::blocks_for(r.outer * r.inner), cuda::kThreads, 0, cuda::stream_of(g),
+    DASG_LAUNCH(max_backward_kernel<T>, cuda::blocks_for(r.outer * r.inner), cuda::kThreads, 0, cuda::stream_of(g),
                  g.data<T>(), arg.data<int32_t>(), gx.data<T>(), r.outer, r.n, r.inner);
   });
 }

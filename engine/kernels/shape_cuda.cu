@@ -39,7 +39,7 @@ void permute_cuda(const PermutePlan& p, const Tensor& x, Tensor& out) {
   const int64_t n = out.numel();
   if (n == 0) return;
   dispatch_all(x.dtype(), "permute", [&]<class T>() {
-    cuda::launch(permute_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(out), x.data<T>(),
+    DASG_LAUNCH(permute_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(out), x.data<T>(),
                  out.data<T>(), n, p);
   });
 }
@@ -50,7 +50,7 @@ void block_copy_cuda(const BlockCopy& b, const Tensor& src, Tensor& dst) {
   const int64_t run = b.len * b.inner, total = b.outer * run;
   if (total == 0) return;
   dispatch_all(src.dtype(), "block_copy", [&]<class T>() {
-    cuda::launch(block_copy_kernel<T>, cuda::blocks_for(total), cuda::kThreads, 0, cuda::stream_of(dst),
+    DASG_LAUNCH(block_copy_kernel<T>, cuda::blocks_for(total), cuda::kThreads, 0, cuda::stream_of(dst),
                  src.data<T>(), dst.data<T>(), total, run, b);
   });
 }

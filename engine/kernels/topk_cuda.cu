@@ -142,14 +142,14 @@ void topk_cuda(const TopkShape& s, const Tensor& x, Tensor& values, Tensor& indi
     if (s.rows == 0 || s.k == 0) return;
     const unsigned blocks = (unsigned)std::min<int64_t>(s.rows, kMaxRowBlocks);
     if (s.n <= kRowThreadMaxN && s.k <= kRowThreadMaxK) {
-      cuda::launch(topk_row_kernel<T>, cuda::blocks_for(s.rows), cuda::kThreads, 0, cuda::stream_of(x), x.data<T>(),
+      DASG_LAUNCH(topk_row_kernel<T>, cuda::blocks_for(s.rows), cuda::kThreads, 0, cuda::stream_of(x), x.data<T>(),
                    values.data<T>(), indices.data<int32_t>(), s.rows, s.n, s.k);
     } else if (s.k <= kPassMaxK) {
       const unsigned threads = (unsigned)std::min<int64_t>(kPassThreads, (s.n + 31) / 32 * 32);
-      cuda::launch(topk_pass_kernel<T>, blocks, threads, 0, cuda::stream_of(x), x.data<T>(), values.data<T>(),
+      DASG_LAUNCH(topk_pass_kernel<T>, blocks, threads, 0, cuda::stream_of(x), x.data<T>(), values.data<T>(),
                    indices.data<int32_t>(), s.rows, s.n, s.k);
     } else {
-      cuda::launch(topk_rank_kernel<T>, blocks, cuda::kThreads, 0, cuda::stream_of(x), x.data<T>(), values.data<T>(),
+      DASG_LAUNCH(topk_rank_kernel<T>, blocks, cuda::kThreads, 0, cuda::stream_of(x), x.data<T>(), values.data<T>(),
                    indices.data<int32_t>(), s.rows, s.n, s.k);
     }
   });
@@ -160,7 +160,7 @@ void topk_backward_cuda(const TopkShape& s, const Tensor& g, const Tensor& indic
     gx.zero_();
     const int64_t total = s.rows * s.k;
     if (total == 0) return;
-    cuda::launch(topk_scatter_kernel<T>, cuda::blocks_for(total), cuda::kThreads, 0, cuda::stream_of(g), g.data<T>(),
+    DASG_LAUNCH(topk_scatter_kernel<T>, cuda::blocks_for(total), cuda::kThreads, 0, cuda::stream_of(g), g.data<T>(),
                  indices.data<int32_t>(), gx.data<T>(), total, s.n, s.k);
   });
 }
