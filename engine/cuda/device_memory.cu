@@ -13,6 +13,7 @@
 
 #include "engine/cuda/context.hpp"
 #include "engine/cuda/device_memory.hpp"
+#include "engine/cuda/range_check.hpp"
 
 namespace dasg::cuda {
 
@@ -195,6 +196,8 @@ void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t nby
   // Host memory is pageable; across devices the source may be released (and reused by its
   // device's stream) as soon as this returns.
   if (kind != cudaMemcpyDeviceToDevice || cross) DASG_CUDA_CHECK(cudaStreamSynchronize(s));
+  // A result reaches the host: the device-side index checks since the last read are due.
+  if (kind == cudaMemcpyDeviceToHost) check_ranges(src_dev.index);
 }
 
 void set_allocator_mode(AllocatorMode mode) {

@@ -1,7 +1,9 @@
 // Embedding on CUDA (see embedding.hpp).
-//   table: [V, D]   ids: [M] (i32, any shape flattened, already checked to lie in [0, V))
-//   out, g_out: [M, D]   g_table: [V, D]
+//   table: [V, D]   ids: [M] (i32, any shape flattened)   out, g_out: [M, D]   g_table: [V, D]
 //   forward:   out[m, d] = table[ids[m], d]           one thread per element, blocks_for(M·D) × 256
+//              An id outside [0, V) gives a row of 0 and is reported to the device-side range
+//              check (engine/cuda/range_check.hpp) by the thread of its d = 0; the backward's
+//              slices never contain it, so it adds nothing.
 //   backward:  g_table[v, d] = Σ_{m : ids[m] = v} g_out[m, d], summed in position order
 // Backward without atomics: the rows of g_table are cut into S contiguous slices and each warp
 // owns one (slice, 32 columns) tile outright: its lane d zeroes column d of the slice's rows,
@@ -13,6 +15,7 @@
 #include <algorithm>
 
 #include "engine/cuda/kernel_utils.cuh"
+#include "engine/cuda/range_check.cuh"
 #include "engine/kernels/embedding.hpp"
 
 namespace dasg::kernels {
@@ -22,10 +25,17 @@ namespace {
 constexpr int64_t kMaxSlices = 256;
 
 template <class T>
-__global__ void embedding_kernel(const T* table, const int32_t* ids, T* out, int64_t M, int64_t D) {
+__global__ void embedding_kernel(const T* table, const int32_t* ids, T* out, int64_t M, int64_t D, int64_t V,
+                                 unsigned long long* bad) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < M * D; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t m = i / D, d = i % D;
-    out[i] = table[(int64_t)ids[m] * D + d];
+    const int64_t m = i / D, d = i - m * D;
+    const int32_t id = ids[m];
+    if (id < 0 || id >= V) {
+      if (d == 0) cuda::report_bad_index(bad, m, id);
+      out[i] = T(0);
+      continue;
+    }
+    out[i] = table[(int64_t)id * D + d];
   }
 }
 
@@ -55,11 +65,15 @@ __global__ void embedding_backward_kernel(const T* g, const int32_t* ids, T* gt,
 }  // namespace
 
 void embedding_cuda(const Tensor& table, const Tensor& ids, Tensor& out) {
-  const int64_t D = table.size(1), M = ids.numel();
-  if (M * D == 0) return;
+  const int64_t V = table.size(0), D = table.size(1), M = ids.numel();
+  if (M * D == 0) return;  // (a table with D = 0 columns: nothing is read, nothing checked)
+  const Shape ids_shape = ids.shape();
+  unsigned long long* bad = cuda::range_slot(table.device().index, [ids_shape, V](int64_t m, int64_t id) {
+    return embedding_id_error(ids_shape, m, id, V);
+  });
   dispatch_float(table.dtype(), "embedding", [&]<class T>() {
     DASG_LAUNCH(embedding_kernel<T>, cuda::blocks_for(M * D), cuda::kThreads, 0, cuda::stream_of(table),
-                 table.data<T>(), ids.data<int32_t>(), out.data<T>(), M, D);
+                table.data<T>(), ids.data<int32_t>(), out.data<T>(), M, D, V, bad);
   });
 }
 
