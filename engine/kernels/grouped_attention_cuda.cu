@@ -5,11 +5,12 @@
 // dot products are a butterfly __shfl_xor_sync sum (bitwise the same in every lane, so every lane
 // takes the same branches), and the running accumulators of d channels live in the warp's slice
 // of dynamic shared memory, each lane touching only its own channels (no barriers needed; none
-// used). Nothing of size T×w is stored: p is recomputed from lse. Launch: 128 threads,
-// min(⌈positions/4⌉, 65535) blocks, (accumulators per warp)·4·d·sizeof(T) bytes of shared memory.
+// used, except around the forward's K/V stages). Nothing of size T×w is stored: p is recomputed
+// from lse. Launch: 128 threads, min(⌈positions/4⌉, 65535) blocks, (accumulators per warp)·4·d
+// (+ 2·stage rows·d in the forward)·sizeof(T) bytes of shared memory.
 //
-// forward (one warp per (b, h, query i), B·H·T of them): online softmax over keys(i) in
-//   ascending j, with the running max m, normaliser Z and A = Σ_j e_j (s_j − m), rescaled by
+// forward (one warp per (b, h, query i), B·H·T of them; a block's 4 queries share K/V rows staged
+//   in shared memory, see the kernel): online softmax over keys(i) in ascending j, with the running max m, normaliser Z and A = Σ_j e_j (s_j − m), rescaled by
 //   α = exp(m − m') when the max grows; u_i = acc / Z, lse_i = m + ln Z, entropy H_i = ln Z − A/Z
 //   (kept per head in a [B,H,T] f64 scratch).
 // statistics (one warp per (b, t)): C_t = mean_h H^h_t / ln n_t; ρ from p recomputed from lse:
@@ -22,6 +23,7 @@
 //     dk_j = Σ_i ds_ij q_i,  dv_j = Σ_i p_ij do_i.
 //   Every row of dq, dk, dv is written (zeros for padded positions), so no zero fill is needed,
 //   and the packed layout (one tensor, three column blocks) is covered exactly once.
+#include <algorithm>
 #include <cmath>
 
 #include "engine/cuda/kernel_utils.cuh"
@@ -52,17 +54,71 @@ __device__ inline KeySpan attention_queries(const AttentionShape& s, int64_t j, 
 
 __device__ inline int64_t seq_len(const int32_t* len, int64_t b, int64_t T) { return len ? (int64_t)len[b] : T; }
 
+// A block owns one (b, h, tile of kWarps consecutive queries) unit at a time; warp w takes query
+// i = tile·kWarps + w. The keys of the tile's queries (the union of their spans, ≤ w + kWarps − 1
+// rows within one group) are staged through shared memory `tile_rows` rows of K and V at a time,
+// so each K/V row is read from global memory once per tile instead of once per query; each warp
+// then walks its own keys in the stage in ascending j, exactly the sequence (and arithmetic) of a
+// warp reading them directly. The unit and stage loops are uniform over the block, so every
+// thread reaches both __syncthreads().
 template <class T>
 __global__ void attention_forward_kernel(const T* q, const T* k, const T* v, const int32_t* len, T* u, T* lse,
-                                         double* ent, AttentionShape s, T scale) {
+                                         double* ent, AttentionShape s, T scale, int64_t tile_rows) {
   DASG_DYNAMIC_SHARED(T, shared);
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int64_t d = s.d, TT = s.T, Hd = s.H * d, total = s.B * s.H * TT;
+  const int64_t d = s.d, TT = s.T, Hd = s.H * d, qtiles = (TT + kWarps - 1) / kWarps, units = s.B * s.H * qtiles;
   T* acc = shared + warp * d;
-  for (int64_t e = (int64_t)blockIdx.x * kWarps + warp; e < total; e += (int64_t)gridDim.x * kWarps) {
-    const int64_t i = e % TT, bh = e / TT, b = bh / s.H, h = bh % s.H;
+  T* k_stage = shared + kWarps * d;  // tile_rows × d
+  T* v_stage = k_stage + tile_rows * d;
+  for (int64_t unit = blockIdx.x; unit < units; unit += gridDim.x) {
+    const int64_t bh = unit / qtiles, qt = unit - bh * qtiles, b = bh / s.H, h = bh - b * s.H;
+    const int64_t n = seq_len(len, b, TT), i = qt * kWarps + warp;
+    const KeySpan ks = i < TT ? attention_keys(s.L, s.w, s.causal, i, n) : KeySpan{0, -1};
+    int64_t lo = TT, hi = -1;  // the union of the tile's spans, the same in every thread
+    for (int w2 = 0; w2 < kWarps; ++w2) {
+      const int64_t i2 = qt * kWarps + w2;
+      if (i2 >= TT) break;
+      const KeySpan k2 = attention_keys(s.L, s.w, s.causal, i2, n);
+      if (k2.hi < k2.lo) continue;
+      lo = min(lo, k2.lo);
+      hi = max(hi, k2.hi);
+    }
+    const int64_t base = b * s.sb + h * s.sh;
+    const T* qi = q + base + (i < TT ? i : 0) * s.st;
+    for (int64_t c = lane; c < d; c += 32) acc[c] = T(0);
+    T m = -INFINITY, Z = T(0), A = T(0);
+    for (int64_t j0 = lo; j0 <= hi; j0 += tile_rows) {
+      const int64_t rows = min(tile_rows, hi - j0 + 1);
+      for (int64_t x = threadIdx.x; x < rows * d; x += blockDim.x) {
+        const int64_t r = x / d, c = x - r * d;
+        k_stage[x] = k[base + (j0 + r) * s.st + c];
+        v_stage[x] = v[base + (j0 + r) * s.st + c];
+      }
+      __syncthreads();
+      const int64_t jlo = max(j0, ks.lo), jhi = min(j0 + rows - 1, ks.hi);
+      for (int64_t j = jlo; j <= jhi; ++j) {
+        const T* kj = k_stage + (j - j0) * d;
+        const T sj = warp_dot(qi, kj, d, lane) * scale;
+        if (sj > m) {
+          if (Z > T(0)) {  // rescale what was summed relative to the old max
+            const T alpha = exp(m - sj);
+            A = alpha * (A + Z * (m - sj));
+            Z *= alpha;
+            for (int64_t c = lane; c < d; c += 32) acc[c] *= alpha;
+          }
+          m = sj;
+        }
+        const T ej = exp(sj - m);
+        Z += ej;
+        A += ej * (sj - m);
+        const T* vj = v_stage + (j - j0) * d;
+        for (int64_t c = lane; c < d; c += 32) acc[c] += ej * vj[c];
+      }
+      __syncthreads();  // the stage is read before the next one overwrites it
+    }
+    if (i >= TT) continue;
+    const int64_t e = bh * TT + i;
     T* ui = u + (b * TT + i) * Hd + h * d;
-    const KeySpan ks = attention_keys(s.L, s.w, s.causal, i, seq_len(len, b, TT));
     if (ks.hi < ks.lo) {  // padded query: no key
       for (int64_t c = lane; c < d; c += 32) ui[c] = T(0);
       if (lane == 0) {
@@ -71,33 +127,12 @@ __global__ void attention_forward_kernel(const T* q, const T* k, const T* v, con
       }
       continue;
     }
-    const int64_t base = b * s.sb + h * s.sh;
-    const T* qi = q + base + i * s.st;
-    for (int64_t c = lane; c < d; c += 32) acc[c] = T(0);
-    T m = -INFINITY, Z = T(0), A = T(0);
-    for (int64_t j = ks.lo; j <= ks.hi; ++j) {
-      const T sj = warp_dot(qi, k + base + j * s.st, d, lane) * scale;
-      if (sj > m) {
-        if (Z > T(0)) {  // rescale what was summed relative to the old max
-          const T alpha = exp(m - sj);
-          A = alpha * (A + Z * (m - sj));
-          Z *= alpha;
-          for (int64_t c = lane; c < d; c += 32) acc[c] *= alpha;
-        }
-        m = sj;
-      }
-      const T ej = exp(sj - m);
-      Z += ej;
-      A += ej * (sj - m);
-      const T* vj = v + base + j * s.st;
-      for (int64_t c = lane; c < d; c += 32) acc[c] += ej * vj[c];
-    }
     const T inv = T(1) / Z;
     for (int64_t c = lane; c < d; c += 32) ui[c] = acc[c] * inv;
     if (lane == 0) {
       lse[e] = m + log(Z);
-      const double hi = (double)log(Z) - (double)(A * inv);
-      ent[e] = hi > 0.0 ? hi : 0.0;
+      const double hi_e = (double)log(Z) - (double)(A * inv);
+      ent[e] = hi_e > 0.0 ? hi_e : 0.0;
     }
   }
 }
@@ -218,10 +253,18 @@ unsigned blocks_for_positions(int64_t n) {
   return (unsigned)std::max<int64_t>(1, std::min<int64_t>(b, 65535));
 }
 
-// Dynamic shared memory for `per_warp` accumulators of d elements in each of the block's warps.
+// Rows of K and V the forward stages at once: as many as fit beside the accumulators, at most 64.
 template <class T>
-size_t shared_bytes(const AttentionShape& s, int per_warp) {
-  const size_t bytes = (size_t)kWarps * (size_t)per_warp * (size_t)s.d * sizeof(T);
+int64_t forward_tile_rows(const AttentionShape& s) {
+  const int64_t room = (int64_t)(kMaxShared / sizeof(T)) - kWarps * s.d;
+  return std::max<int64_t>(1, std::min<int64_t>(64, room / std::max<int64_t>(1, 2 * s.d)));
+}
+
+// Dynamic shared memory for `per_warp` accumulators of d elements in each of the block's warps
+// (plus `stage_rows` rows of K and of V).
+template <class T>
+size_t shared_bytes(const AttentionShape& s, int per_warp, int64_t stage_rows = 0) {
+  const size_t bytes = ((size_t)kWarps * (size_t)per_warp + 2 * (size_t)stage_rows) * (size_t)s.d * sizeof(T);
   DASG_CHECK(bytes <= kMaxShared, "grouped_window_attention: head size d = ", s.d, " needs ", bytes,
              " bytes of shared memory a block on CUDA; expected at most ", kMaxShared, " (d <= ",
              kMaxShared / (kWarps * 2 * sizeof(T)), ")");
@@ -240,9 +283,10 @@ void grouped_attention_forward_cuda(const AttentionShape& s, const Tensor& q_, c
     const int32_t* len = lengths.defined() ? lengths.data<int32_t>() : nullptr;
     Tensor ent = Tensor::empty({s.B, s.H, s.T}, DType::f64, q_.device());
     cudaStream_t stream = cuda::stream_of(q_);
-    DASG_LAUNCH(attention_forward_kernel<T>, blocks_for_positions(positions), kWarps * 32, shared_bytes<T>(s, 1),
-                 stream, q_.data<T>() + s.q_off, k_.data<T>() + s.k_off, v_.data<T>() + s.v_off, len, u_.data<T>(),
-                 lse_.data<T>(), ent.data<double>(), s, scale);
+    const int64_t tile_rows = forward_tile_rows<T>(s);
+    DASG_LAUNCH(attention_forward_kernel<T>, blocks_for_positions(s.B * s.H * ((s.T + kWarps - 1) / kWarps) * kWarps),
+                kWarps * 32, shared_bytes<T>(s, 1, tile_rows), stream, q_.data<T>() + s.q_off, k_.data<T>() + s.k_off,
+                v_.data<T>() + s.v_off, len, u_.data<T>(), lse_.data<T>(), ent.data<double>(), s, scale, tile_rows);
     DASG_LAUNCH(attention_stats_kernel<T>, blocks_for_positions(s.B * s.T), kWarps * 32, 0, stream,
                  q_.data<T>() + s.q_off, k_.data<T>() + s.k_off, len, (const T*)lse_.data<T>(),
                  (const double*)ent.data<double>(), complexity.data<T>(), importance.data<T>(), s, scale);
