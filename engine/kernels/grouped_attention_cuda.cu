@@ -17,7 +17,7 @@
 //   causal ρ_t = mean_h p_tt·n_t; encoder ρ_t = mean_h (1/n_t) Σ_{i ∈ keys(t)} p_it·n_i (the mask is
 //   symmetric there, so the queries that attend t are keys(t)) — a gather, no scatter, no atomics.
 // backward, two kernels, each output row written by exactly one warp (race-free, deterministic):
-//   A (one warp per query i): D_i = do_i·u_i (kept in a [B,H,T] scratch),
+//   A (one warp per query i, K/V staged as in the forward): D_i = do_i·u_i (kept in a [B,H,T] scratch),
 //     dq_i = Σ_{j ∈ keys(i)} ds_ij k_j,  ds_ij = p_ij (do_i·v_j − D_i)/√d,  p_ij = exp(s_ij − lse_i);
 //   B (one warp per key j, over the queries that attend j: keys(j) cut to i ≥ j when causal):
 //     dk_j = Σ_i ds_ij q_i,  dv_j = Σ_i p_ij do_i.
@@ -177,35 +177,57 @@ __global__ void attention_stats_kernel(const T* q, const T* k, const int32_t* le
   }
 }
 
+// Units and K/V stages as in the forward kernel.
 template <class T>
 __global__ void attention_backward_dq_kernel(const T* q, const T* k, const T* v, const int32_t* len, const T* u,
-                                             const T* lse, const T* du, T* dq, T* Dbuf, AttentionShape s, T scale) {
+                                             const T* lse, const T* du, T* dq, T* Dbuf, AttentionShape s, T scale,
+                                             int64_t tile_rows) {
   DASG_DYNAMIC_SHARED(T, shared);
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int64_t d = s.d, TT = s.T, Hd = s.H * d, total = s.B * s.H * TT;
+  const int64_t d = s.d, TT = s.T, Hd = s.H * d, qtiles = (TT + kWarps - 1) / kWarps, units = s.B * s.H * qtiles;
   T* acc = shared + warp * d;
-  for (int64_t e = (int64_t)blockIdx.x * kWarps + warp; e < total; e += (int64_t)gridDim.x * kWarps) {
-    const int64_t i = e % TT, bh = e / TT, b = bh / s.H, h = bh % s.H;
-    const int64_t base = b * s.sb + h * s.sh;
-    T* dqi = dq + base + i * s.st;
-    const KeySpan ks = attention_keys(s.L, s.w, s.causal, i, seq_len(len, b, TT));
-    if (ks.hi < ks.lo) {  // padded query
-      for (int64_t c = lane; c < d; c += 32) dqi[c] = T(0);
-      if (lane == 0) Dbuf[e] = T(0);
-      continue;
+  T* k_stage = shared + kWarps * d;
+  T* v_stage = k_stage + tile_rows * d;
+  for (int64_t unit = blockIdx.x; unit < units; unit += gridDim.x) {
+    const int64_t bh = unit / qtiles, qt = unit - bh * qtiles, b = bh / s.H, h = bh - b * s.H;
+    const int64_t n = seq_len(len, b, TT), i = qt * kWarps + warp, ic = i < TT ? i : 0;
+    const KeySpan ks = i < TT ? attention_keys(s.L, s.w, s.causal, i, n) : KeySpan{0, -1};
+    int64_t lo = TT, hi = -1;
+    for (int w2 = 0; w2 < kWarps; ++w2) {
+      const int64_t i2 = qt * kWarps + w2;
+      if (i2 >= TT) break;
+      const KeySpan k2 = attention_keys(s.L, s.w, s.causal, i2, n);
+      if (k2.hi < k2.lo) continue;
+      lo = min(lo, k2.lo);
+      hi = max(hi, k2.hi);
     }
-    const T* qi = q + base + i * s.st;
-    const T* doi = du + (b * TT + i) * Hd + h * d;
-    const T Di = warp_dot(doi, u + (b * TT + i) * Hd + h * d, d, lane);
-    const T li = lse[e];
+    const int64_t base = b * s.sb + h * s.sh, e = bh * TT + ic;
+    const T* qi = q + base + ic * s.st;
+    const T* doi = du + (b * TT + ic) * Hd + h * d;
+    const bool real = ks.hi >= ks.lo;
+    const T Di = real ? warp_dot(doi, u + (b * TT + ic) * Hd + h * d, d, lane) : T(0);
+    const T li = real ? lse[e] : T(0);
     for (int64_t c = lane; c < d; c += 32) acc[c] = T(0);
-    for (int64_t j = ks.lo; j <= ks.hi; ++j) {
-      const T* kj = k + base + j * s.st;
-      const T p = exp(warp_dot(qi, kj, d, lane) * scale - li);
-      const T ds = p * (warp_dot(doi, v + base + j * s.st, d, lane) - Di) * scale;
-      for (int64_t c = lane; c < d; c += 32) acc[c] += ds * kj[c];
+    for (int64_t j0 = lo; j0 <= hi; j0 += tile_rows) {
+      const int64_t rows = min(tile_rows, hi - j0 + 1);
+      for (int64_t x = threadIdx.x; x < rows * d; x += blockDim.x) {
+        const int64_t r = x / d, c = x - r * d;
+        k_stage[x] = k[base + (j0 + r) * s.st + c];
+        v_stage[x] = v[base + (j0 + r) * s.st + c];
+      }
+      __syncthreads();
+      const int64_t jlo = max(j0, ks.lo), jhi = min(j0 + rows - 1, ks.hi);
+      for (int64_t j = jlo; j <= jhi; ++j) {
+        const T* kj = k_stage + (j - j0) * d;
+        const T p = exp(warp_dot(qi, kj, d, lane) * scale - li);
+        const T ds = p * (warp_dot(doi, v_stage + (j - j0) * d, d, lane) - Di) * scale;
+        for (int64_t c = lane; c < d; c += 32) acc[c] += ds * kj[c];
+      }
+      __syncthreads();
     }
-    for (int64_t c = lane; c < d; c += 32) dqi[c] = acc[c];
+    if (i >= TT) continue;
+    T* dqi = dq + base + i * s.st;
+    for (int64_t c = lane; c < d; c += 32) dqi[c] = real ? acc[c] : T(0);  // a padded query: 0
     if (lane == 0) Dbuf[e] = Di;
   }
 }
@@ -306,9 +328,11 @@ void grouped_attention_backward_cuda(const AttentionShape& s, const Tensor& q_, 
     const T* q = q_.data<T>() + s.q_off;
     const T* k = k_.data<T>() + s.k_off;
     const T* v = v_.data<T>() + s.v_off;
-    DASG_LAUNCH(attention_backward_dq_kernel<T>, blocks_for_positions(positions), kWarps * 32,
-                 shared_bytes<T>(s, 1), stream, q, k, v, len, u_.data<T>(), lse_.data<T>(), du_.data<T>(),
-                 dq_.data<T>() + s.q_off, Dbuf.data<T>(), s, scale);
+    const int64_t tile_rows = forward_tile_rows<T>(s);
+    DASG_LAUNCH(attention_backward_dq_kernel<T>,
+                blocks_for_positions(s.B * s.H * ((s.T + kWarps - 1) / kWarps) * kWarps), kWarps * 32,
+                shared_bytes<T>(s, 1, tile_rows), stream, q, k, v, len, u_.data<T>(), lse_.data<T>(), du_.data<T>(),
+                dq_.data<T>() + s.q_off, Dbuf.data<T>(), s, scale, tile_rows);
     DASG_LAUNCH(attention_backward_dkv_kernel<T>, blocks_for_positions(positions), kWarps * 32,
                  shared_bytes<T>(s, 2), stream, q, k, v, len, lse_.data<T>(), du_.data<T>(),
                  (const T*)Dbuf.data<T>(), dk_.data<T>() + s.k_off, dv_.data<T>() + s.v_off, s, scale);
