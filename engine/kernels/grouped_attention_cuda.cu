@@ -19,7 +19,8 @@
 // backward, two kernels, each output row written by exactly one warp (race-free, deterministic):
 //   A (one warp per query i, K/V staged as in the forward): D_i = do_i·u_i (kept in a [B,H,T] scratch),
 //     dq_i = Σ_{j ∈ keys(i)} ds_ij k_j,  ds_ij = p_ij (do_i·v_j − D_i)/√d,  p_ij = exp(s_ij − lse_i);
-//   B (one warp per key j, over the queries that attend j: keys(j) cut to i ≥ j when causal):
+//   B (one warp per key j, over the queries that attend j: keys(j) cut to i ≥ j when causal; Q and
+//     dO rows staged in shared memory for a block's 4 keys):
 //     dk_j = Σ_i ds_ij q_i,  dv_j = Σ_i p_ij do_i.
 //   Every row of dq, dk, dv is written (zeros for padded positions), so no zero fill is needed,
 //   and the packed layout (one tensor, three column blocks) is covered exactly once.
@@ -232,35 +233,63 @@ __global__ void attention_backward_dq_kernel(const T* q, const T* k, const T* v,
   }
 }
 
+// A block owns kWarps consecutive keys j of one (b, h); the Q and dO rows of the union of their
+// query spans are staged through shared memory as K/V are in the forward; each warp walks its
+// own queries in ascending i.
 template <class T>
 __global__ void attention_backward_dkv_kernel(const T* q, const T* k, const T* v, const int32_t* len, const T* lse,
-                                              const T* du, const T* Dbuf, T* dk, T* dv, AttentionShape s, T scale) {
+                                              const T* du, const T* Dbuf, T* dk, T* dv, AttentionShape s, T scale,
+                                              int64_t tile_rows) {
   DASG_DYNAMIC_SHARED(T, shared);
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int64_t d = s.d, TT = s.T, Hd = s.H * d, total = s.B * s.H * TT;
+  const int64_t d = s.d, TT = s.T, Hd = s.H * d, jtiles = (TT + kWarps - 1) / kWarps, units = s.B * s.H * jtiles;
   T* dk_acc = shared + 2 * warp * d;
   T* dv_acc = dk_acc + d;
-  for (int64_t e = (int64_t)blockIdx.x * kWarps + warp; e < total; e += (int64_t)gridDim.x * kWarps) {
-    const int64_t j = e % TT, bh = e / TT, b = bh / s.H, h = bh % s.H;
+  T* q_stage = shared + 2 * kWarps * d;  // tile_rows × d
+  T* do_stage = q_stage + tile_rows * d;
+  for (int64_t unit = blockIdx.x; unit < units; unit += gridDim.x) {
+    const int64_t bh = unit / jtiles, jt = unit - bh * jtiles, b = bh / s.H, h = bh - b * s.H;
+    const int64_t n = seq_len(len, b, TT), j = jt * kWarps + warp, jc = j < TT ? j : 0;
+    const KeySpan qs = j < TT ? attention_queries(s, j, n) : KeySpan{0, -1};
+    int64_t lo = TT, hi = -1;
+    for (int w2 = 0; w2 < kWarps; ++w2) {
+      const int64_t j2 = jt * kWarps + w2;
+      if (j2 >= TT) break;
+      const KeySpan q2 = attention_queries(s, j2, n);
+      if (q2.hi < q2.lo) continue;
+      lo = min(lo, q2.lo);
+      hi = max(hi, q2.hi);
+    }
     const int64_t base = b * s.sb + h * s.sh;
-    const T* kj = k + base + j * s.st;
-    const T* vj = v + base + j * s.st;
+    const T* kj = k + base + jc * s.st;
+    const T* vj = v + base + jc * s.st;
     for (int64_t c = lane; c < d; c += 32) {
       dk_acc[c] = T(0);
       dv_acc[c] = T(0);
     }
-    const KeySpan qs = attention_queries(s, j, seq_len(len, b, TT));
-    for (int64_t i = qs.lo; i <= qs.hi; ++i) {
-      const T* qi = q + base + i * s.st;
-      const T* doi = du + (b * TT + i) * Hd + h * d;
-      const int64_t ei = bh * TT + i;
-      const T p = exp(warp_dot(qi, kj, d, lane) * scale - lse[ei]);
-      const T ds = p * (warp_dot(doi, vj, d, lane) - Dbuf[ei]) * scale;
-      for (int64_t c = lane; c < d; c += 32) {
-        dv_acc[c] += p * doi[c];
-        dk_acc[c] += ds * qi[c];
+    for (int64_t i0 = lo; i0 <= hi; i0 += tile_rows) {
+      const int64_t rows = min(tile_rows, hi - i0 + 1);
+      for (int64_t x = threadIdx.x; x < rows * d; x += blockDim.x) {
+        const int64_t r = x / d, c = x - r * d;
+        q_stage[x] = q[base + (i0 + r) * s.st + c];
+        do_stage[x] = du[(b * TT + i0 + r) * Hd + h * d + c];
       }
+      __syncthreads();
+      const int64_t ilo = max(i0, qs.lo), ihi = min(i0 + rows - 1, qs.hi);
+      for (int64_t i = ilo; i <= ihi; ++i) {
+        const T* qi = q_stage + (i - i0) * d;
+        const T* doi = do_stage + (i - i0) * d;
+        const int64_t ei = bh * TT + i;
+        const T p = exp(warp_dot(qi, kj, d, lane) * scale - lse[ei]);
+        const T ds = p * (warp_dot(doi, vj, d, lane) - Dbuf[ei]) * scale;
+        for (int64_t c = lane; c < d; c += 32) {
+          dv_acc[c] += p * doi[c];
+          dk_acc[c] += ds * qi[c];
+        }
+      }
+      __syncthreads();
     }
+    if (j >= TT) continue;
     T* dkj = dk + base + j * s.st;
     T* dvj = dv + base + j * s.st;
     for (int64_t c = lane; c < d; c += 32) {
@@ -279,6 +308,13 @@ unsigned blocks_for_positions(int64_t n) {
 template <class T>
 int64_t forward_tile_rows(const AttentionShape& s) {
   const int64_t room = (int64_t)(kMaxShared / sizeof(T)) - kWarps * s.d;
+  return std::max<int64_t>(1, std::min<int64_t>(64, room / std::max<int64_t>(1, 2 * s.d)));
+}
+
+// The same beside the dk/dv kernel's two accumulators a warp.
+template <class T>
+int64_t dkv_tile_rows(const AttentionShape& s) {
+  const int64_t room = (int64_t)(kMaxShared / sizeof(T)) - 2 * kWarps * s.d;
   return std::max<int64_t>(1, std::min<int64_t>(64, room / std::max<int64_t>(1, 2 * s.d)));
 }
 
@@ -333,9 +369,11 @@ void grouped_attention_backward_cuda(const AttentionShape& s, const Tensor& q_, 
                 blocks_for_positions(s.B * s.H * ((s.T + kWarps - 1) / kWarps) * kWarps), kWarps * 32,
                 shared_bytes<T>(s, 1, tile_rows), stream, q, k, v, len, u_.data<T>(), lse_.data<T>(), du_.data<T>(),
                 dq_.data<T>() + s.q_off, Dbuf.data<T>(), s, scale, tile_rows);
-    DASG_LAUNCH(attention_backward_dkv_kernel<T>, blocks_for_positions(positions), kWarps * 32,
-                 shared_bytes<T>(s, 2), stream, q, k, v, len, lse_.data<T>(), du_.data<T>(),
-                 (const T*)Dbuf.data<T>(), dk_.data<T>() + s.k_off, dv_.data<T>() + s.v_off, s, scale);
+    const int64_t dkv_rows = dkv_tile_rows<T>(s);
+    DASG_LAUNCH(attention_backward_dkv_kernel<T>,
+                blocks_for_positions(s.B * s.H * ((s.T + kWarps - 1) / kWarps) * kWarps), kWarps * 32,
+                shared_bytes<T>(s, 2, dkv_rows), stream, q, k, v, len, lse_.data<T>(), du_.data<T>(),
+                (const T*)Dbuf.data<T>(), dk_.data<T>() + s.k_off, dv_.data<T>() + s.v_off, s, scale, dkv_rows);
   });
 }
 
