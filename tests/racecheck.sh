@@ -18,5 +18,5 @@ bash third_party/install.sh
 echo "== build-emu-tsan/: emulated CUDA kernels under ThreadSanitizer"
 cmake -S . -B build-emu-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDASG_CUDA_EMULATE=ON \
       -DDASG_SANITIZE=thread -DDASG_COMPONENTS="" >/dev/null
-cmake --build build-emu-tsan -j "$JOBS" --target test_cuda_emulator test_parity
+cmake --build build-emu-tsan -j "$JOBS" --target test_cuda_emulator test_diag_overrun test_parity
 ctest --test-dir build-emu-tsan -j "$JOBS" --output-on-failure -R '^(emulator|parity):'
