@@ -30,13 +30,10 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
   DASG_CHECK(ids.dim() < kMaxDims, "embedding: ids ", ids.str(), " have ", ids.dim(), " dimensions; the output "
              "adds one and tensors have at most ", kMaxDims);
   const int64_t V = table.size(0), D = table.size(1);
-  {
-    const Tensor host = ids.to(kCPU);
-    const int32_t* p = host.data<int32_t>();
-    for (int64_t m = 0; m < host.numel(); ++m)
-      DASG_CHECK(p[m] >= 0 && p[m] < V, "embedding: id ", p[m], " at position ", position_str(ids.shape(), m),
-                 " of ids ", shape_str(ids.shape()), " is out of range for a table of V = ", V,
-                 " rows; expected 0 <= id < ", V);
+  if (ids.device().is_cpu()) {  // on CUDA the kernel checks them on the device (kernels/embedding.hpp)
+    const int32_t* p = ids.data<int32_t>();
+    for (int64_t m = 0; m < ids.numel(); ++m)
+      if (!(p[m] >= 0 && p[m] < V)) throw Error(kernels::embedding_id_error(ids.shape(), m, p[m], V));
   }
   Shape out_shape = ids.shape();
   out_shape.push_back(D);

@@ -5,14 +5,25 @@
 #   2. installs the missing Debian build dependencies (third_party/install.sh);
 #   3. builds natively in build-gpu/ (Release, DASG_CUDA=ON, engine core only): test_parity and
 #      bench_gpu;
-#   4. runs every `parity:` test natively through ctest (TF32 off: the parity tolerance is set
-#      for f32 round-off, and TF32 GEMMs are 10-bit-mantissa products; the benchmark reports
-#      the TF32 path against direct cuBLAS instead);
-#   5. runs bench_gpu (engine GEMM vs direct cuBLAS, memory-bound kernels vs a D2D copy).
-# Everything is logged under OUTDIR: nvidia-smi.txt, install.log, build.log, parity.log,
-# bench.log, and summary.txt (what ran, what passed, the benchmark tables).
-# Exit status: 0 all passed; 1 a parity test failed or was skipped; 2 no GPU, or the build
-# failed; 3 only the benchmark failed.
+#   4. opens the device once through the test binary; if the CUDA runtime cannot (no device, or
+#      a driver too old for this CUDA: cudaErrorInsufficientDriver), prints the runtime's own
+#      error and stops (exit 2);
+#   5. runs every `parity:` test natively through ctest with TF32 off (the parity tolerance is
+#      set for f32 round-off, and TF32 GEMMs are 10-bit-mantissa products), then the TF32 case
+#      alone with TF32 on, which reports the TF32 GEMM error against f32 (tf32.log): the TF32
+#      default is measured, not assumed;
+#   6. on a parity failure, reruns each failing case alone (tests/gpu_rerun.sh) with
+#      DASG_CUDA_SYNC=1 and the allocator's exact mode, so a kernel fault is named at the kernel,
+#      and under compute-sanitizer (memcheck; racecheck and synccheck for the cases of kernels
+#      with shared memory), logging each under OUTDIR/rerun/;
+#   7. runs bench_gpu (engine GEMM vs direct cuBLAS, memory-bound kernels vs a D2D copy).
+# Everything is logged under OUTDIR: nvidia-smi.txt, install.log, build.log, parity.log, tf32.log,
+# rerun/, bench.log, and summary.txt (versions — driver, nvcc, cuBLAS, cuDNN, CMake —, what ran,
+# what passed, the benchmark tables).
+# Exit status: 0 all passed; 1 a parity test failed; 2 no usable GPU (no nvidia-smi, no GPU
+# listed, or the CUDA runtime cannot open one: the message says which, with the runtime's error)
+# or the build failed; 3 only the benchmark failed. On a machine without a GPU it therefore
+# stops at step 1 with "FAIL: nvidia-smi not found: no NVIDIA driver on this machine" and exit 2.
 # Usage: tests/gpu.sh OUTDIR        (JOBS=N for the build parallelism; default: all cores)
 set -uo pipefail
 if [ $# -ne 1 ]; then
@@ -63,7 +74,25 @@ if ! command -v nvcc >/dev/null 2>&1; then
   say "FAIL: nvcc not found (install the CUDA toolkit, or put its bin/ on PATH)"
   exit 2
 fi
-say "nvcc: $(nvcc --version | grep -o 'release [0-9.]*, V[0-9.]*')"
+say "versions:"
+say "  driver: $(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -n 1)," \
+    "$(nvidia-smi 2>/dev/null | grep -o 'CUDA Version: [0-9.]*' | head -n 1) (the newest CUDA runtime it supports)"
+say "  nvcc: $(nvcc --version | grep -o 'release [0-9.]*, V[0-9.]*')"
+CUDA_HOME_GUESS=$(dirname "$(dirname "$(command -v nvcc)")")
+header_version() {  # header_version FILE MAJOR MINOR PATCH: the three #define values, dotted
+  local f=$1
+  [ -f "$f" ] || { echo "not found"; return; }
+  local v=""
+  for m in "$2" "$3" "$4"; do
+    v="$v.$(sed -n "s/^#define $m[[:space:]]*\([0-9]*\).*/\1/p" "$f" | head -n 1)"
+  done
+  echo "${v#.} ($f)"
+}
+CUBLAS_H=$(ls "$CUDA_HOME_GUESS"/include/cublas_api.h "$CUDA_HOME_GUESS"/targets/*/include/cublas_api.h 2>/dev/null | head -n 1)
+CUDNN_H=$(ls "$CUDA_HOME_GUESS"/include/cudnn_version.h /usr/include/cudnn_version.h /usr/include/*/cudnn_version.h 2>/dev/null | head -n 1)
+say "  cuBLAS: $(header_version "${CUBLAS_H:-/nonexistent}" CUBLAS_VER_MAJOR CUBLAS_VER_MINOR CUBLAS_VER_PATCH)"
+say "  cuDNN: $(header_version "${CUDNN_H:-/nonexistent}" CUDNN_MAJOR CUDNN_MINOR CUDNN_PATCHLEVEL)"
+say "  CMake: $(cmake --version | head -n 1)"
 
 # ---- 3. native build -------------------------------------------------------------------------
 t0=$(date +%s)
@@ -78,9 +107,21 @@ if [ $build_rc -ne 0 ]; then
   tail -n 25 "$OUT/build.log" | tee -a "$OUT/summary.txt"
   exit 2
 fi
-say "build: native Release in build-gpu/ ok ($(elapsed "$t0"))"
+say "build: native Release in build-gpu/ ok ($(elapsed "$t0")); $(grep -o 'dasg: cuDNN [^(]*' "$OUT/build.log" | head -n 1)" \
+    "$(grep -o "architectures='[^']*'" "$OUT/build.log" | head -n 1)"
+PARITY="$BUILD/tests/test_parity"
 
-# ---- 4. parity tests, natively ---------------------------------------------------------------
+# ---- 4. can the CUDA runtime open a device? ------------------------------------------------------
+probe=$("$PARITY" -tc='parity:fill_convert_copy' 2>&1)
+if [ $? -eq 77 ]; then
+  say "FAIL: nvidia-smi lists a GPU, but the CUDA runtime cannot open it:"
+  say "  $(printf '%s\n' "$probe" | grep -m1 SKIPPED)"
+  say "  (cudaErrorInsufficientDriver: the driver is older than this CUDA toolkit needs; cudaErrorNoDevice: check"
+  say "  CUDA_VISIBLE_DEVICES and the container's device access)"
+  exit 2
+fi
+
+# ---- 5. parity tests, natively ---------------------------------------------------------------
 t0=$(date +%s)
 DASG_TF32=0 ctest --test-dir "$BUILD" -R '^parity' -j 4 --output-on-failure --timeout 600 >"$OUT/parity.log" 2>&1
 parity_rc=$?
@@ -93,15 +134,27 @@ else
   say "parity (native, DASG_TF32=0): $parity_line; $skipped skipped ($(elapsed "$t0"))"
 fi
 if [ "$skipped" -ne 0 ]; then
-  say "FAIL: parity tests were skipped although a GPU is listed: the test binary saw no CUDA device"
+  say "FAIL: $skipped parity tests were skipped although the device opened; see parity.log"
   parity_rc=1
 fi
+# TF32 measured on its own: the engine's default (DASG_TF32 unset = on) against f32.
+DASG_TF32=1 "$PARITY" -tc='parity: TF32 GEMM error against f32' -s >"$OUT/tf32.log" 2>&1
+tf32_rc=$?
+say "TF32 (the default for f32 GEMMs), exit $tf32_rc: $(grep -m1 'TF32 GEMM' "$OUT/tf32.log" || echo 'no report line; see tf32.log')"
+
+# ---- 6. diagnostic rerun of the failing cases ----------------------------------------------------
 if [ $parity_rc -ne 0 ]; then
   say "failed parity tests:"
   sed -n '/The following tests FAILED/,$p' "$OUT/parity.log" | tee -a "$OUT/summary.txt"
+  mapfile -t failed < <(sed -n '/The following tests FAILED/,$p' "$OUT/parity.log" |
+    sed -n 's/^[[:space:]]*[0-9]* - \(.*\) ([^()]*)$/\1/p')
+  if [ ${#failed[@]} -gt 0 ]; then
+    say "rerunning ${#failed[@]} failing case(s) in sync mode and under compute-sanitizer (rerun/):"
+    bash "$ROOT/tests/gpu_rerun.sh" "$PARITY" "$OUT" "${failed[@]}" 2>&1 | sed 's/^/  /' | tee -a "$OUT/summary.txt"
+  fi
 fi
 
-# ---- 5. benchmark ----------------------------------------------------------------------------
+# ---- 7. benchmark ----------------------------------------------------------------------------
 t0=$(date +%s)
 "$BUILD/engine/bench_gpu" >"$OUT/bench.log" 2>&1
 bench_rc=$?

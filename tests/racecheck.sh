@@ -19,5 +19,5 @@ bash third_party/install.sh
 echo "== build-emu-tsan/: emulated CUDA kernels under ThreadSanitizer"
 cmake -S . -B build-emu-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDASG_CUDA_EMULATE=ON \
       -DDASG_SANITIZE=thread -DDASG_COMPONENTS="data;model;train" >/dev/null
-cmake --build build-emu-tsan -j "$JOBS" --target test_cuda_emulator test_parity test_device_train
+cmake --build build-emu-tsan -j "$JOBS" --target test_cuda_emulator test_diag_overrun test_parity test_device_train
 ctest --test-dir build-emu-tsan -j "$JOBS" --output-on-failure -R '^(emulator|parity):'

@@ -22,7 +22,7 @@ if [ -f engine/cuda/emulator/CMakeLists.txt ]; then
   echo "== build-emu-asan/: emulated CUDA kernels under ASan+UBSan"
   cmake -S . -B build-emu-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDASG_CUDA_EMULATE=ON \
         -DDASG_SANITIZE=address,undefined -DDASG_COMPONENTS="data;model;train" >/dev/null
-  cmake --build build-emu-asan -j "$JOBS" --target test_cuda_emulator test_device_train \
+  cmake --build build-emu-asan -j "$JOBS" --target test_cuda_emulator test_diag_overrun test_device_train \
         $(cmake --build build-emu-asan --target help | grep -o 'test_parity[a-z_]*' | sort -u)
   ctest --test-dir build-emu-asan -j "$JOBS" --output-on-failure -R '^(emulator|parity):'
 fi

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/cuda/cuda_compat.cuh"
+#include "engine/cuda/index_math.cuh"
 
 namespace emu_test {
 std::vector<float> block_sums(const std::vector<float>& x, int threads);
@@ -509,4 +510,34 @@ TEST_CASE("emulator: cudnn softmax forward and backward against a hand reference
   DASG_CUDNN_CHECK(cudnnDestroyTensorDescriptor(desc));
   DASG_CUDNN_CHECK(cudnnDestroyTensorDescriptor(other));
   DASG_CUDNN_CHECK(cudnnDestroy(handle));
+}
+
+// engine/cuda/index_math.cuh is __host__ __device__: checked here against plain division.
+TEST_CASE("emulator: FastDiv is exact division, collapse merges contiguous dimensions") {
+  std::mt19937_64 rng(9);
+  std::vector<uint32_t> divisors{1, 2, 3, 7, 64, 65, 768, 1000, 4097, 65535, 65536, 65537, 1u << 31, (1u << 31) + 1,
+                                 0xFFFFFFFFu};
+  for (int i = 0; i < 200; ++i) divisors.push_back(uint32_t(rng() % 0xFFFFFFFFu) + 1);
+  for (uint32_t d : divisors) {
+    const dasg::cuda::FastDiv f(d);
+    std::vector<uint32_t> ns{0, 1, d - 1, d, d + 1, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFEu, 0xFFFFFFFFu};
+    for (int i = 0; i < 500; ++i) ns.push_back(uint32_t(rng()));
+    for (uint32_t n : ns) {
+      INFO("n " << n << " / d " << d);
+      REQUIRE(f.div(n) == n / d);
+    }
+  }
+  // [4, 3, 5] + [5] broadcast (outermost first, padded to 5 dims): two dimensions, [12, 5].
+  const int64_t dims[5] = {1, 1, 4, 3, 5}, sa[5] = {0, 0, 15, 5, 1}, sb[5] = {0, 0, 0, 0, 1};
+  const dasg::cuda::Strided s = dasg::cuda::collapse(dims, sa, sb, 2);
+  CHECK(s.nd == 2);
+  CHECK(s.dims[0] == 12);
+  CHECK(s.dims[1] == 5);
+  CHECK(s.stride[0][0] == 5);
+  CHECK(s.stride[1][0] == 0);
+  CHECK(s.fits32);
+  // A permutation's output dims with the input strides: [2, 3, 4] -> perm (0, 2, 1) keeps dim 0 apart.
+  const int64_t pd[5] = {1, 1, 2, 4, 3}, ps[5] = {0, 0, 12, 1, 4};
+  const dasg::cuda::Strided p = dasg::cuda::collapse(pd, ps, ps, 1);
+  CHECK(p.nd == 3);
 }

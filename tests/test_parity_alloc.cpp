@@ -133,43 +133,58 @@ TEST_SUITE("parity") {
       const cuda::AllocatorStats s0 = cuda::allocator_stats();
       REQUIRE(s0.in_use == 0);
       CHECK(s0.cached == 0);  // switching modes released the cache
-      // 1000 floats = 4000 bytes: one 4096-byte block (512-byte classes below 1 MiB);
-      // 3 MiB + 4 bytes: one 4 MiB block (2 MiB classes above).
-      const int64_t small = 4096, large = 4 << 20;
+      CHECK(s0.reserved == 0);
+      // 1000 floats = 4000 bytes: a 4096-byte block (512-byte rounding) split from a new 2 MiB
+      // small-pool segment, whose rest stays cached. 3 MiB + 4 bytes: a 4 MiB large segment,
+      // not split (the rest, under 1 MiB, is too small to keep as a large block).
+      const int64_t small = 4096, segment = 2 << 20, large = 4 << 20;
       {
         Tensor a = Tensor::zeros({1000}, DType::f32, kGPU);
         cuda::AllocatorStats s = cuda::allocator_stats();
         CHECK(s.in_use == small);
         CHECK(s.peak >= small);
-        CHECK(s.cached == 0);
+        CHECK(s.cached == segment - small);
+        CHECK(s.reserved == segment);
         CHECK(s.malloc_calls == s0.malloc_calls + 1);
         {
           Tensor b = Tensor::empty({(3 << 20) / 4 + 1}, DType::f32, kGPU);  // empty: no fill kernel
           s = cuda::allocator_stats();
           CHECK(s.in_use == small + large);
           CHECK(s.peak >= small + large);
+          CHECK(s.reserved == segment + large);
           CHECK(s.malloc_calls == s0.malloc_calls + 2);
+          // A second small tensor comes from the small segment's cached rest: no cudaMalloc.
+          Tensor c = Tensor::empty({100}, DType::f32, kGPU);
+          CHECK(cuda::allocator_stats().malloc_calls == s0.malloc_calls + 2);
         }
-        s = cuda::allocator_stats();  // b is back on its free list, not freed
+        s = cuda::allocator_stats();  // b and c are cached, not freed; c merged back into the segment
         CHECK(s.in_use == small);
-        CHECK(s.cached == large);
+        CHECK(s.cached == segment - small + large);
         CHECK(s.free_calls == s0.free_calls);
         const int64_t peak = s.peak;
-        // A different size of the same class reuses the cached block: no cudaMalloc.
+        // A different size that fits the cached 4 MiB block reuses it: no cudaMalloc.
         Tensor c = Tensor::empty({(3 << 20) / 4 + 1000}, DType::f32, kGPU);
         s = cuda::allocator_stats();
         CHECK(s.in_use == small + large);
-        CHECK(s.cached == 0);
+        CHECK(s.cached == segment - small);
         CHECK(s.malloc_calls == s0.malloc_calls + 2);
         CHECK(s.peak == peak);
+        // A smaller large request splits it: 1.5 MiB handed out, 2.5 MiB stays cached.
+        c = Tensor();
+        Tensor d = Tensor::empty({(3 << 19) / 4}, DType::f32, kGPU);
+        s = cuda::allocator_stats();
+        CHECK(s.in_use == small + (3 << 19));
+        CHECK(s.cached == segment - small + large - (3 << 19));
+        CHECK(s.malloc_calls == s0.malloc_calls + 2);
       }
       cuda::AllocatorStats s = cuda::allocator_stats();
       CHECK(s.in_use == 0);
-      CHECK(s.cached == small + large);
+      CHECK(s.cached == segment + large);  // every block merged back into its whole segment
       CHECK(s.free_calls == s0.free_calls);
       cuda::release_cached();
       s = cuda::allocator_stats();
       CHECK(s.cached == 0);
+      CHECK(s.reserved == 0);
       CHECK(s.free_calls == s0.free_calls + 2);
       CHECK(s.malloc_calls == s0.malloc_calls + 2);
     }
@@ -198,6 +213,46 @@ TEST_SUITE("parity") {
                            "no CUDA tensor is alive", "12 bytes in use");
       CHECK(cuda::allocator_mode() == cuda::AllocatorMode::exact);
     }
+  }
+
+  // The MoE pattern: every layer's per-expert token counts change every step, so the sizes of the
+  // expert activations never repeat. Best-fit reuse with splitting and coalescing must still reach
+  // a steady state: after a warm-up, no step calls cudaMalloc, and the total stays bounded.
+  TEST_CASE("parity: caching allocator — 100 steps of randomly varying per-expert sizes reach a steady state") {
+    AllocatorModeScope mode(cuda::AllocatorMode::caching);
+    REQUIRE(cuda::allocator_stats().in_use == 0);
+    const int64_t D = 64, F = 256, experts = 8, tokens = 512, steps = 100;
+    Generator g(11);
+    const cuda::AllocatorStats s0 = cuda::allocator_stats();
+    std::vector<int64_t> mallocs_after_step;
+    for (int64_t step = 0; step < steps; ++step) {
+      // A random split of `tokens` among the experts (some get none), then per expert its input,
+      // hidden and output activations, alive together as in a forward pass.
+      std::vector<double> w((size_t)experts);
+      double total = 0;
+      for (double& v : w) total += (v = g.next_uniform() < 0.2 ? 0.0 : g.next_uniform());
+      std::vector<Tensor> alive;
+      alive.push_back(Tensor::empty({tokens, D}, DType::f32, kGPU));
+      for (int64_t e = 0; e < experts; ++e) {
+        const int64_t n = total > 0 ? (int64_t)(w[(size_t)e] / total * (double)tokens) : 0;
+        alive.push_back(Tensor::empty({n, D}, DType::f32, kGPU));
+        alive.push_back(Tensor::empty({n, F}, DType::f32, kGPU));
+        alive.push_back(Tensor::empty({n * 16, F}, DType::f32, kGPU));  // up to 8 MiB: the large pool
+      }
+      if (step % 2) alive.erase(alive.begin() + 1, alive.begin() + 4);  // a different order of release
+      alive.clear();
+      mallocs_after_step.push_back(cuda::allocator_stats().malloc_calls - s0.malloc_calls);
+    }
+    const cuda::AllocatorStats s = cuda::allocator_stats();
+    INFO("cudaMalloc calls after steps 1, 10, 50, 100: " << mallocs_after_step[0] << ", " << mallocs_after_step[9]
+                                                          << ", " << mallocs_after_step[49] << ", "
+                                                          << mallocs_after_step[99] << "; reserved " << s.reserved
+                                                          << " bytes");
+    CHECK(s.in_use == 0);
+    CHECK(mallocs_after_step.back() == mallocs_after_step[49]);  // steady: none in the last 50 steps
+    CHECK(mallocs_after_step.back() <= 40);                     // and few before
+    CHECK(s.free_calls == s0.free_calls);                        // nothing was flushed
+    CHECK(s.cached == s.reserved);                               // every block merged back
   }
 
   TEST_CASE("parity: out-of-range device id") {

@@ -44,6 +44,10 @@ std::vector<int32_t> random_ids(int64_t n, int64_t hi, Generator& g, int every_i
 void check_softmax(bool log) {
   auto op = [log](const Inputs& in) { return log ? log_softmax(in[0]) : softmax(in[0]); };
   for (bool cudnn : {false, true}) {
+    if (cudnn && !cuda::cudnn_available()) {  // a build without cuDNN (DASG_WITH_CUDNN=OFF)
+      CHECK_THROWS_AS(cuda::set_cudnn_softmax(true), Error);
+      continue;
+    }
     CudnnSoftmax flag(cudnn);
     INFO("through cuDNN: " << cudnn);
     Generator g(log ? 31 : 30);
@@ -112,6 +116,27 @@ TEST_SUITE("parity") {
       embedding(table_dev, ids.to(kGPU)).backward(up.to(kGPU));
       CHECK(table_dev.grad().to(kCPU).to_vector<float>() == table.grad().to_vector<float>());
     }
+    // An id out of range: the CPU's error at the call; on CUDA the same text, found on the device
+    // and reported at the next read of a result (the first bad position wins), no host copy of ids.
+    Tensor table = rand32({5, 3}, g, false);
+    const Tensor bad = Tensor::from_vector<int32_t>({0, 4, 7, 1, -2, 9}, {2, 3});
+    std::string cpu, dev;
+    try {
+      embedding(table, bad);
+    } catch (const Error& e) {
+      cpu = e.what();
+    }
+    Tensor y = embedding(table.to(kGPU), bad.to(kGPU));  // no error yet
+    try {
+      (void)y.to(kCPU);
+    } catch (const Error& e) {
+      dev = e.what();
+    }
+    INFO("cpu: " << cpu << "\ncuda: " << dev);
+    CHECK(cpu.find("id 7 at position [0, 2]") != std::string::npos);
+    CHECK(dev.rfind(cpu, 0) == 0);
+    CHECK(dev.find("device-side index check") != std::string::npos);
+    CHECK(y.to(kCPU).to_vector<float>()[6] == 0.0f);  // the bad id's row is 0; read again: no error
   }
 
   TEST_CASE("parity:cross_entropy") {

@@ -4,10 +4,14 @@
 //      caching allocator, checks, dispatch, the row-major→column-major cuBLAS call) next to
 //      cublasSgemm called directly on preallocated buffers, with TF32 on and then off (the same
 //      setting for both), plus the largest difference between the two results;
-//   2. the effective bandwidth of memory-bound forward kernels — elementwise add, softmax,
-//      layer_norm — as a fraction of a device-to-device cudaMemcpy measured in the same run.
+//   2. the effective bandwidth of memory-bound kernels — elementwise add, broadcast add (the bias
+//      of a linear), the bias-gradient column sum, softmax, layer_norm, embedding backward, top-k of
+//      router logits — as a fraction of a device-to-device cudaMemcpy measured in the same run.
 //      "Bytes moved" is the minimum traffic (every input read once, the output written once);
-//      a kernel that reads its input twice shows up as a lower fraction.
+//      a kernel that reads its input twice shows up as a lower fraction;
+//   3. one GMHA-style attention layer forward + backward (qkv linear, the fused grouped window
+//      attention, output linear), in TFLOP/s and as a fraction of the cuBLAS GEMM rate of part 1
+//      at the engine's TF32 setting.
 // Every figure is the best of R repetitions after warm-up, timed with cudaEvents on the engine's
 // stream.
 //   usage: bench_gpu [--gemm N] [--reps R] [--elems E]   (defaults 4096, 20, 2^26 f32 elements)
@@ -28,10 +32,14 @@
 #include "engine/cuda/device_memory.hpp"
 #include "engine/rng.hpp"
 #include "engine/tensor.hpp"
+#include "engine/kernels/embedding.hpp"
 #include "ops/elementwise.hpp"
+#include "ops/grouped_attention.hpp"
 #include "ops/layer_norm.hpp"
 #include "ops/matmul.hpp"
+#include "ops/reduce.hpp"
 #include "ops/softmax.hpp"
+#include "ops/topk.hpp"
 
 using namespace dasg;
 
@@ -77,7 +85,8 @@ Tensor device_rand(const Shape& shape, uint64_t seed, double lo = -1, double hi 
   return Tensor::rand(shape, g, lo, hi).to(kGPU);
 }
 
-void bench_gemm(int64_t n, int reps) {
+// Returns cuBLAS's TFLOP/s at the engine's own TF32 setting (the peak the GMHA layer is held to).
+double bench_gemm(int64_t n, int reps) {
   cudaStream_t s = cuda::stream(0);
   Tensor a = device_rand({n, n}, 1), b = device_rand({n, n}, 2);
   Tensor c_direct = Tensor::empty({n, n}, DType::f32, kGPU);
@@ -91,6 +100,7 @@ void bench_gemm(int64_t n, int reps) {
   std::printf("  %-5s  %10s  %14s  %10s  %14s  %14s  %13s\n", "TF32", "engine ms", "engine TFLOP/s", "cuBLAS ms",
               "cuBLAS TFLOP/s", "engine/cuBLAS", "max rel diff");
   const bool saved = cuda::tf32_enabled();
+  double peak = 0;
   for (bool tf32 : {true, false}) {
     cuda::set_tf32(tf32);
     DASG_CUBLAS_CHECK(cublasSetMathMode(h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
@@ -108,9 +118,11 @@ void bench_gemm(int64_t n, int reps) {
     std::printf("  %-5s  %10.3f  %14.1f  %10.3f  %14.1f  %13.1f%%  %13.2e\n", tf32 ? "on" : "off", t_engine,
                 flops / (t_engine * 1e-3) * 1e-12, t_direct, flops / (t_direct * 1e-3) * 1e-12,
                 100.0 * t_direct / t_engine, diff);
+    if (tf32 == saved) peak = flops / (t_direct * 1e-3) * 1e-12;
   }
   cuda::set_tf32(saved);
   DASG_CUBLAS_CHECK(cublasDestroy(h));
+  return peak;
 }
 
 struct Row {
@@ -140,8 +152,28 @@ void bench_bandwidth(int64_t elems, int reps) {
     Tensor xm = x.view({r, cols});
     Tensor w = device_rand({cols}, 5, 0.5, 1.5), bias = device_rand({cols}, 6);
     rows.push_back({"softmax", shape, 2 * tensor_bytes, [xm] { Tensor o = softmax(xm); }});
+    rows.push_back({"broadcast add (+ b)", shape, 2 * tensor_bytes + cols * 4.0, [xm, bias] { Tensor o = add(xm, bias); }});
+    rows.push_back({"bias grad (sum dim 0)", shape, tensor_bytes + cols * 4.0, [xm] { Tensor o = sum(xm, 0); }});
     rows.push_back({"layer_norm (w, b)", shape, 2 * tensor_bytes + 2.0 * cols * sizeof(float),
                     [xm, w, bias] { Tensor o = layer_norm(xm, w, bias); }});
+  }
+
+  {  // embedding backward: g_out [M, D] scattered into [V, D] by M ids (GPT-2's V and D)
+    const int64_t D = 768, V = 50304, M = std::max<int64_t>(1, elems / D);
+    Generator g(8);
+    std::vector<int32_t> id((size_t)M);
+    for (int32_t& v : id) v = (int32_t)(g.next_uniform() * (double)V);
+    Tensor ids = Tensor::from_vector(id, {M}).to(kGPU);
+    Tensor g_out = device_rand({M, D}, 9), g_table = Tensor::empty({V, D}, DType::f32, kGPU);
+    rows.push_back({"embedding backward", "[" + std::to_string(M) + ", 768]→[50304, 768]",
+                    (double)M * D * 4 + M * 4.0 + (double)V * D * 4,
+                    [g_out, ids, g_table]() mutable { kernels::embedding_backward(g_out, ids, g_table); }});
+  }
+  {  // top-2 of router logits [tokens, 64 experts]
+    const int64_t E = 64, N = elems / E;
+    Tensor logits = x.view({N, E});
+    rows.push_back({"topk (k = 2)", "[" + std::to_string(N) + ", 64]", tensor_bytes + N * 2 * 8.0,
+                    [logits] { TopkResult r = topk(logits, 2); }});
   }
 
   std::printf("\nMemory-bound forward kernels vs a device-to-device cudaMemcpy, f32, %lld elements (%.0f MiB) a "
@@ -162,6 +194,39 @@ void bench_bandwidth(int64_t elems, int reps) {
   }
 }
 
+// One attention layer as GMHA runs it: qkv = x·W_qkvᵀ + b, the fused grouped window attention,
+// o = u·W_oᵀ + b, then the backward of a random upstream gradient. FLOPs: the two linears
+// (2·N·D·3D + 2·N·D·D forward, twice that backward) and the attention (4·B·H·T·w·d forward,
+// about 2.5 times that backward with the recomputed probabilities).
+void bench_gmha(double gemm_tflops, int reps) {
+  const int64_t B = 8, T = 1024, D = 768, H = 12, G = 16, L = T / G;
+  cudaStream_t s = cuda::stream(0);
+  Tensor x = device_rand({B, T, D}, 11).requires_grad_(true);
+  Tensor wqkv = device_rand({3 * D, D}, 12, -0.05, 0.05).requires_grad_(true), bqkv = device_rand({3 * D}, 13);
+  Tensor wo = device_rand({D, D}, 14, -0.05, 0.05).requires_grad_(true), bo = device_rand({D}, 15);
+  bqkv.requires_grad_(true);
+  bo.requires_grad_(true);
+  Tensor up = device_rand({B, T, D}, 16);
+  const AttentionMask mask{L, L, true};
+  auto layer = [&] {
+    Tensor qkv = linear(x, wqkv, bqkv);
+    Tensor u = grouped_window_attention(qkv, H, mask).out;
+    Tensor o = linear(u, wo, bo);
+    o.backward(up);
+  };
+  const double N = (double)B * T, d = (double)D / H;
+  // causal window w = L: on average (w + 1)/2 keys a query
+  const double attn = 4.0 * B * H * T * ((L + 1) / 2.0) * d;
+  const double flops = 3 * (2 * N * D * 3 * D + 2 * N * D * D) + attn * 3.5;
+  const double t = best_ms(s, reps, layer);
+  const double tflops = flops / (t * 1e-3) * 1e-12;
+  std::printf("\nGMHA layer forward + backward, B %lld, T %lld, D %lld, H %lld, group/window %lld (TF32 %s)\n",
+              (long long)B, (long long)T, (long long)D, (long long)H, (long long)L,
+              cuda::tf32_enabled() ? "on" : "off");
+  std::printf("  %.3f ms, %.1f GFLOP, %.1f TFLOP/s, %.1f%% of the cuBLAS GEMM rate above\n", t, flops * 1e-9, tflops,
+              gemm_tflops > 0 ? 100.0 * tflops / gemm_tflops : 0.0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -177,8 +242,13 @@ int main(int argc, char** argv) {
     }
   }
   int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::fprintf(stderr, "bench_gpu: no CUDA device on this machine\n");
+  const cudaError_t status = cudaGetDeviceCount(&devices);
+  if (status != cudaSuccess || devices == 0) {
+    if (status != cudaSuccess)
+      std::fprintf(stderr, "bench_gpu: no CUDA device can be opened: cudaGetDeviceCount failed: %s (%s)\n",
+                   cudaGetErrorName(status), cudaGetErrorString(status));
+    else
+      std::fprintf(stderr, "bench_gpu: no CUDA device on this machine\n");
     return 1;
   }
   try {
@@ -191,8 +261,9 @@ int main(int argc, char** argv) {
                 p.minor, p.multiProcessorCount, p.totalGlobalMem / double(1 << 30), driver, runtime,
                 CUBLAS_VERSION);
     std::printf("allocator: %s\n", cuda::allocator_mode() == cuda::AllocatorMode::caching ? "caching" : "exact");
-    bench_gemm(gemm_n, std::max(1, reps / 2));
+    const double gemm_tflops = bench_gemm(gemm_n, std::max(1, reps / 2));
     bench_bandwidth(elems, reps);
+    bench_gmha(gemm_tflops, std::max(1, reps / 4));
     const cuda::AllocatorStats st = cuda::allocator_stats();
     std::printf("\nallocator: peak %.0f MiB, %lld cudaMalloc calls\n", st.peak / double(1 << 20),
                 (long long)st.malloc_calls);

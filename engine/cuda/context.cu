@@ -12,7 +12,9 @@ namespace {
 struct DeviceContext {
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
+#if DASG_WITH_CUDNN
   cudnnHandle_t cudnn = nullptr;
+#endif
 };
 
 std::mutex g_mutex;
@@ -26,13 +28,17 @@ bool env_flag(const char* name, bool fallback) {
   return std::strcmp(v, "0") != 0;
 }
 bool g_tf32 = env_flag("DASG_TF32", true);
-bool g_cudnn_softmax = env_flag("DASG_CUDNN_SOFTMAX", false);
+bool g_cudnn_softmax = DASG_WITH_CUDNN && env_flag("DASG_CUDNN_SOFTMAX", false);
 
 DeviceContext& context(int device) {
+  check_not_broken();
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_contexts.empty()) {
     int count = 0;
-    DASG_CUDA_CHECK(cudaGetDeviceCount(&count));
+    const cudaError_t status = cudaGetDeviceCount(&count);
+    if (status != cudaSuccess)
+      fail_status(status, "cuda: cudaGetDeviceCount (no CUDA device can be opened: is the driver installed, and new "
+                  "enough for this CUDA runtime? nvidia-smi shows the driver's CUDA version)", __FILE__, __LINE__);
     g_contexts.resize((size_t)count);
   }
   DASG_CHECK(device >= 0 && device < (int)g_contexts.size(), "cuda: device cuda:", device, " requested, but ",
@@ -58,6 +64,7 @@ cublasHandle_t cublas(int device) {
   return c.cublas;
 }
 
+#if DASG_WITH_CUDNN
 cudnnHandle_t cudnn(int device) {
   DeviceContext& c = context(device);
   if (!c.cudnn) {
@@ -66,10 +73,15 @@ cudnnHandle_t cudnn(int device) {
   }
   return c.cudnn;
 }
+#endif
 
 bool tf32_enabled() { return g_tf32; }
 void set_tf32(bool on) { g_tf32 = on; }
 bool cudnn_softmax_enabled() { return g_cudnn_softmax; }
-void set_cudnn_softmax(bool on) { g_cudnn_softmax = on; }
+void set_cudnn_softmax(bool on) {
+  DASG_CHECK(!on || cudnn_available(), "cuda: softmax through cuDNN was asked for, but this build has no cuDNN "
+             "(DASG_WITH_CUDNN=OFF, or cuDNN was not found at configure time); unset DASG_CUDNN_SOFTMAX");
+  g_cudnn_softmax = on;
+}
 
 }  // namespace dasg::cuda

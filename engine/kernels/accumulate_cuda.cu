@@ -14,7 +14,7 @@ void accumulate_cuda(Tensor& dst, const Tensor& src, double alpha) {
   const int64_t n = dst.numel();
   if (n == 0) return;
   dispatch_float(dst.dtype(), "accumulate", [&]<class T>() {
-    cuda::launch(accumulate_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(dst), dst.data<T>(),
+    DASG_LAUNCH(accumulate_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(dst), dst.data<T>(),
                  src.data<T>(), (T)alpha, n);
   });
 }

@@ -61,7 +61,7 @@ void cross_entropy_cuda(const Tensor& logits, const Tensor& targets, int64_t ign
   if (N == 0 || C == 0) return;
   dispatch_float(logits.dtype(), "cross_entropy", [&]<class T>() {
     const cuda::RowLaunch rl = cuda::row_launch(N, C);
-    cuda::launch(rl.warp ? cross_entropy_kernel<T, true> : cross_entropy_kernel<T, false>, rl.grid, rl.block, 0,
+    DASG_LAUNCH(rl.warp ? cross_entropy_kernel<T, true> : cross_entropy_kernel<T, false>, rl.grid, rl.block, 0,
                  cuda::stream_of(logits), logits.data<T>(), targets.data<int32_t>(), ignore_index, losses.data<T>(),
                  lse.data<T>(), N, C);
   });
@@ -72,7 +72,7 @@ void cross_entropy_backward_cuda(const Tensor& logits, const Tensor& targets, co
   const int64_t C = logits.size(-1), N = targets.numel();
   if (N * C == 0) return;
   dispatch_float(logits.dtype(), "cross_entropy", [&]<class T>() {
-    cuda::launch(cross_entropy_backward_kernel<T>, cuda::blocks_for(N * C), cuda::kThreads, 0,
+    DASG_LAUNCH(cross_entropy_backward_kernel<T>, cuda::blocks_for(N * C), cuda::kThreads, 0,
                  cuda::stream_of(logits), logits.data<T>(), targets.data<int32_t>(), lse.data<T>(), g.data<T>(),
                  per_row, scale, ignore_index, glogits.data<T>(), N, C);
   });

@@ -32,7 +32,7 @@ void dropout_cuda(const Tensor& x, Tensor& y, uint64_t seed, uint64_t offset, do
   const int64_t n = x.numel();
   if (n == 0) return;
   dispatch_float(x.dtype(), "dropout", [&]<class T>() {
-    cuda::launch(dropout_kernel<T>, cuda::blocks_for((n + 3) / 4), cuda::kThreads, 0, cuda::stream_of(x),
+    DASG_LAUNCH(dropout_kernel<T>, cuda::blocks_for((n + 3) / 4), cuda::kThreads, 0, cuda::stream_of(x),
                  x.data<T>(), y.data<T>(), n, seed, offset, p, (T)(1.0 / (1.0 - p)));
   });
 }

@@ -1,9 +1,12 @@
 // Elementwise kernels on CUDA (math as in elementwise_cpu.cpp).
-//   binary:   out[i] = a[ia(i)] op b[ib(i)], the broadcast offsets ia, ib from 5-D strides (0 on
-//             repeated dimensions); same-shape operands take a plain indexed path.
+//   binary:   out[i] = a[ia(i)] op b[ib(i)], the broadcast offsets ia, ib from strides (0 on
+//             repeated dimensions) over the collapsed dimensions, by 32-bit FastDiv where the sizes
+//             fit (engine/cuda/index_math.cuh: [N, D] + [D] costs one multiply-high per element);
+//             same-shape operands take a plain indexed path.
 //   scalar:   out[i] = x[i] op s          unary: y[i] = f(x[i])        backward: gx[i] = gy[i]·f'(x[i])
 // One thread per output element, grid-stride; launch blocks_for(n) × 256. The op is a template
 // functor, so each instantiation is a straight loop.
+#include "engine/cuda/index_math.cuh"
 #include "engine/cuda/kernel_utils.cuh"
 #include "engine/kernels/elementwise.hpp"
 
@@ -21,20 +24,23 @@ template <class T> struct MulOp { __device__ T operator()(T x, T y) const { retu
 template <class T> struct DivOp { __device__ T operator()(T x, T y) const { return x / y; } };
 
 template <class T, class F>
-__global__ void binary_kernel(const T* a, const T* b, T* out, int64_t n, bool same, Broadcast bc, F f) {
+__global__ void binary_same_kernel(const T* a, const T* b, T* out, int64_t n, F f) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    out[i] = f(a[i], b[i]);
+}
+
+template <class T, class F>
+__global__ void binary_broadcast_kernel(const T* a, const T* b, T* out, int64_t n, cuda::Strided st, F f) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    if (same) {
-      out[i] = f(a[i], b[i]);
-      continue;
+    if (st.fits32) {
+      uint32_t off[2];
+      cuda::offsets32<2>(st, (uint32_t)i, off);
+      out[i] = f(a[off[0]], b[off[1]]);
+    } else {
+      int64_t off[2];
+      cuda::offsets64<2>(st, i, off);
+      out[i] = f(a[off[0]], b[off[1]]);
     }
-    int64_t rest = i, ia = 0, ib = 0;
-    for (int k = kMaxDims - 1; k >= 0; --k) {
-      int64_t idx = rest % bc.dims[k];
-      rest /= bc.dims[k];
-      ia += idx * bc.sa[k];
-      ib += idx * bc.sb[k];
-    }
-    out[i] = f(a[ia], b[ib]);
   }
 }
 
@@ -116,11 +122,16 @@ void binary_cuda(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   const int64_t n = out.numel();
   if (n == 0) return;
   const bool same = a.numel() == n && b.numel() == n;
-  Broadcast bc = broadcast_of(a, b, out);
+  const Broadcast bc = broadcast_of(a, b, out);
+  const cuda::Strided st = cuda::collapse(bc.dims, bc.sa, bc.sb, 2);
   dispatch_float(out.dtype(), binary_name(op), [&]<class T>() {
     auto run = [&](auto f) {
-      cuda::launch(binary_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(out),
-                   a.data<T>(), b.data<T>(), out.data<T>(), n, same, bc, f);
+      if (same)
+        DASG_LAUNCH(binary_same_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(out),
+                    a.data<T>(), b.data<T>(), out.data<T>(), n, f);
+      else
+        DASG_LAUNCH(binary_broadcast_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0,
+                    cuda::stream_of(out), a.data<T>(), b.data<T>(), out.data<T>(), n, st, f);
     };
     switch (op) {
       case BinaryOp::add: run(AddOp<T>{}); break;
@@ -136,7 +147,7 @@ void binary_scalar_cuda(BinaryOp op, const Tensor& x, double s, Tensor& out) {
   if (n == 0) return;
   dispatch_float(out.dtype(), binary_name(op), [&]<class T>() {
     auto run = [&](auto f) {
-      cuda::launch(scalar_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(out),
+      DASG_LAUNCH(scalar_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(out),
                    x.data<T>(), out.data<T>(), n, (T)s, f);
     };
     switch (op) {
@@ -153,7 +164,7 @@ void unary_cuda(UnaryOp op, const Tensor& x, Tensor& y) {
   if (n == 0) return;
   dispatch_float(y.dtype(), unary_name(op), [&]<class T>() {
     auto run = [&](auto f) {
-      cuda::launch(unary_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(y),
+      DASG_LAUNCH(unary_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(y),
                    x.data<T>(), y.data<T>(), n, f);
     };
     switch (op) {
@@ -175,7 +186,7 @@ void unary_backward_cuda(UnaryOp op, const Tensor& x, const Tensor& y, const Ten
   if (n == 0) return;
   dispatch_float(gx.dtype(), unary_name(op), [&]<class T>() {
     auto run = [&](auto df) {
-      cuda::launch(unary_backward_kernel<T, decltype(df)>, cuda::blocks_for(n), cuda::kThreads, 0,
+      DASG_LAUNCH(unary_backward_kernel<T, decltype(df)>, cuda::blocks_for(n), cuda::kThreads, 0,
                    cuda::stream_of(gx), x.data<T>(), y.data<T>(), gy.data<T>(), gx.data<T>(), n, df);
     };
     switch (op) {

@@ -21,7 +21,7 @@ void fill_cuda(Tensor& t, double value) {
   const int64_t n = t.numel();
   if (n == 0) return;
   dispatch_all(t.dtype(), "fill", [&]<class T>() {
-    cuda::launch(fill_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(t), t.data<T>(), (T)value, n);
+    DASG_LAUNCH(fill_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(t), t.data<T>(), (T)value, n);
   });
 }
 
@@ -30,7 +30,7 @@ void convert_cuda(const Tensor& src, Tensor& dst) {
   if (n == 0) return;
   dispatch_all(src.dtype(), "convert", [&]<class S>() {
     dispatch_all(dst.dtype(), "convert", [&]<class D>() {
-      cuda::launch(convert_kernel<S, D>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(src), src.data<S>(),
+      DASG_LAUNCH(convert_kernel<S, D>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(src), src.data<S>(),
                    dst.data<D>(), n);
     });
   });

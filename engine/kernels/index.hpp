@@ -10,17 +10,21 @@
 // for every thread count. A CUDA twin must keep that order (no float atomics).
 //
 // Both kernels check every index first: one outside [0, N) throws dasg::Error naming the op,
-// the index, its position and N (check_index_range; a CUDA twin checks a host copy or a flag).
+// the index, its position and N (check_index_range; on CUDA index_select checks on the device,
+// engine/cuda/range_check.hpp, and index_add on the host copy its grouping needs).
 #pragma once
 #include "engine/kernels/backend.hpp"
 
 namespace dasg::kernels {
 
+// The error text for index `value` at position m (CPU check and the device-side check alike).
+inline std::string index_range_error(const char* op, int64_t m, int64_t value, int64_t n) {
+  return detail::concat(op, ": index ", value, " at position ", m, " is out of range; expected 0 <= index < N = ", n);
+}
 // Throws unless 0 <= idx[m] < n for every m < count (host pointer).
 inline void check_index_range(const char* op, const int32_t* idx, int64_t count, int64_t n) {
   for (int64_t m = 0; m < count; ++m)
-    DASG_CHECK(idx[m] >= 0 && idx[m] < n, op, ": index ", idx[m], " at position ", m,
-               " is out of range; expected 0 <= index < N = ", n);
+    if (!(idx[m] >= 0 && idx[m] < n)) throw Error(index_range_error(op, m, idx[m], n));
 }
 
 // rows = N of x (select) or of out (add); D = elements per row.

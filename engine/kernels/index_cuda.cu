@@ -8,10 +8,13 @@
 //     over N·D (coalesced in c), adds its sources in ascending m into a running value that starts
 //     at out[n, c] — the CPU's operation order, so the result is the same bit for bit.
 //     blocks_for(N·D) × 256.
-// Both check every index first on a host copy of idx, with check_index_range's message.
+// index_select checks its indices on the device (engine/cuda/range_check.hpp: a bad index gives
+// a row of 0 and is reported at the next read of a result to the host); index_add on the host
+// copy its grouping needs. Both with index_range_error's message, the CPU's.
 #include <vector>
 
 #include "engine/cuda/kernel_utils.cuh"
+#include "engine/cuda/range_check.cuh"
 #include "engine/kernels/index.hpp"
 
 namespace dasg::kernels {
@@ -19,10 +22,17 @@ namespace dasg::kernels {
 namespace {
 
 template <class T>
-__global__ void index_select_kernel(const T* x, const int32_t* idx, T* out, int64_t total, int64_t D) {
+__global__ void index_select_kernel(const T* x, const int32_t* idx, T* out, int64_t total, int64_t D, int64_t rows,
+                                    unsigned long long* bad) {
   for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t m = e / D, c = e % D;
-    out[e] = x[(int64_t)idx[m] * D + c];
+    const int64_t m = e / D, c = e - m * D;
+    const int32_t r = idx[m];
+    if (r < 0 || r >= rows) {
+      if (c == 0) cuda::report_bad_index(bad, m, r);
+      out[e] = T(0);
+      continue;
+    }
+    out[e] = x[(int64_t)r * D + c];
   }
 }
 
@@ -52,11 +62,16 @@ std::vector<int32_t> checked_indices(const char* op, const Tensor& idx, int64_t 
 void index_select_cuda(const Tensor& x, const Tensor& idx, Tensor& out, int64_t rows, int64_t D) {
   const int64_t M = idx.numel();
   if (M == 0) return;
-  checked_indices("index_select", idx, rows);
-  if (D == 0) return;
+  if (D == 0) {  // nothing is read: check on the host as the CPU does
+    checked_indices("index_select", idx, rows);
+    return;
+  }
+  unsigned long long* bad = cuda::range_slot(out.device().index, [rows](int64_t m, int64_t value) {
+    return index_range_error("index_select", m, value, rows);
+  });
   dispatch_all(x.dtype(), "index_select", [&]<class T>() {
-    cuda::launch(index_select_kernel<T>, cuda::blocks_for(M * D), cuda::kThreads, 0, cuda::stream_of(out),
-                 x.data<T>(), idx.data<int32_t>(), out.data<T>(), M * D, D);
+    DASG_LAUNCH(index_select_kernel<T>, cuda::blocks_for(M * D), cuda::kThreads, 0, cuda::stream_of(out),
+                x.data<T>(), idx.data<int32_t>(), out.data<T>(), M * D, D, rows, bad);
   });
 }
 
@@ -76,7 +91,7 @@ void index_add_cuda(Tensor& out, const Tensor& idx, const Tensor& src, int64_t r
   for (int64_t m = 0; m < M; ++m) order[fill[(size_t)pi[(size_t)m]]++] = (int32_t)m;
   Tensor dev_groups = Tensor::from_vector<int32_t>(groups, {(int64_t)groups.size()}, out.device());
   dispatch_all(out.dtype(), "index_add", [&]<class T>() {
-    cuda::launch(index_add_kernel<T>, cuda::blocks_for(rows * D), cuda::kThreads, 0, cuda::stream_of(out),
+    DASG_LAUNCH(index_add_kernel<T>, cuda::blocks_for(rows * D), cuda::kThreads, 0, cuda::stream_of(out),
                  out.data<T>(), dev_groups.data<int32_t>(), src.data<T>(), rows, D);
   });
 }

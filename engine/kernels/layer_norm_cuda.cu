@@ -136,7 +136,7 @@ void layer_norm_cuda(const Tensor& x, const Tensor& w, const Tensor& b, double e
   if (N == 0) return;
   dispatch_float(x.dtype(), "layer_norm", [&]<class T>() {
     const cuda::RowLaunch rl = cuda::row_launch(N, D);
-    cuda::launch(rl.warp ? layer_norm_kernel<T, true> : layer_norm_kernel<T, false>, rl.grid, rl.block, 0,
+    DASG_LAUNCH(rl.warp ? layer_norm_kernel<T, true> : layer_norm_kernel<T, false>, rl.grid, rl.block, 0,
                  cuda::stream_of(x), x.data<T>(), w.defined() ? w.data<T>() : nullptr,
                  b.defined() ? b.data<T>() : nullptr, eps, y.data<T>(), mean.data<T>(), rstd.data<T>(), N, D);
   });
@@ -155,7 +155,7 @@ void layer_norm_backward_cuda(const Tensor& x, const Tensor& w, const Tensor& me
     const cudaStream_t stream = cuda::stream_of(x);
     if (gx.defined()) {
       const cuda::RowLaunch rl = cuda::row_launch(N, D);
-      cuda::launch(rl.warp ? layer_norm_dx_kernel<T, true> : layer_norm_dx_kernel<T, false>, rl.grid, rl.block, 0,
+      DASG_LAUNCH(rl.warp ? layer_norm_dx_kernel<T, true> : layer_norm_dx_kernel<T, false>, rl.grid, rl.block, 0,
                    stream, x.data<T>(), w.defined() ? w.data<T>() : nullptr, mean.data<T>(), rstd.data<T>(),
                    gy.data<T>(), gx.data<T>(), N, D);
     }
@@ -168,9 +168,9 @@ void layer_norm_backward_cuda(const Tensor& x, const Tensor& w, const Tensor& me
     if (want_b) part_b = Tensor::empty({chunks, D}, DType::f64, x.device());
     double* pw = want_w ? part_w.data<double>() : nullptr;
     double* pb = want_b ? part_b.data<double>() : nullptr;
-    cuda::launch(param_partial_kernel<T>, dim3((unsigned)((D + 31) / 32), (unsigned)chunks), dim3(32, kParamRows), 0,
+    DASG_LAUNCH(param_partial_kernel<T>, dim3((unsigned)((D + 31) / 32), (unsigned)chunks), dim3(32, kParamRows), 0,
                  stream, x.data<T>(), mean.data<T>(), rstd.data<T>(), gy.data<T>(), pw, pb, N, D, per);
-    cuda::launch(param_sum_kernel<T>, cuda::blocks_for(D), cuda::kThreads, 0, stream, (const double*)pw,
+    DASG_LAUNCH(param_sum_kernel<T>, cuda::blocks_for(D), cuda::kThreads, 0, stream, (const double*)pw,
                  (const double*)pb, want_w ? gw.data<T>() : nullptr, want_b ? gb.data<T>() : nullptr, chunks, D);
   });
 }

@@ -42,7 +42,7 @@ void adamw_cuda(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamWSte
   const int64_t n = p.numel();
   if (n == 0) return;
   dispatch_float(p.dtype(), "adamw", [&]<class T>() {
-    cuda::launch(adamw_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(p), p.data<T>(),
+    DASG_LAUNCH(adamw_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(p), p.data<T>(),
                  g.data<T>(), m.data<T>(), v.data<T>(), n, s);
   });
 }
@@ -51,7 +51,7 @@ void sgd_cuda(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momentu
   const int64_t n = p.numel();
   if (n == 0) return;
   dispatch_float(p.dtype(), "sgd", [&]<class T>() {
-    cuda::launch(sgd_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(p), p.data<T>(), g.data<T>(),
+    DASG_LAUNCH(sgd_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(p), p.data<T>(), g.data<T>(),
                  buf.data<T>(), n, (T)lr, (T)momentum, (T)weight_decay);
   });
 }
@@ -62,7 +62,7 @@ double sum_squares_cuda(const Tensor& g) {
   const unsigned blocks = std::min<unsigned>(cuda::blocks_for(n), 1024);
   Tensor partial = Tensor::empty({(int64_t)blocks}, DType::f64, g.device());
   dispatch_float(g.dtype(), "sum_squares", [&]<class T>() {
-    cuda::launch(sum_squares_kernel<T>, blocks, cuda::kThreads, 0, cuda::stream_of(g), g.data<T>(), n,
+    DASG_LAUNCH(sum_squares_kernel<T>, blocks, cuda::kThreads, 0, cuda::stream_of(g), g.data<T>(), n,
                  partial.data<double>());
   });
   double s = 0;

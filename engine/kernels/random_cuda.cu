@@ -26,7 +26,7 @@ void uniform_cuda(Tensor& t, uint64_t seed, uint64_t offset, double lo, double h
   const int64_t n = t.numel();
   if (n == 0) return;
   dispatch_float(t.dtype(), "uniform", [&]<class T>() {
-    cuda::launch(uniform_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(t), t.data<T>(), n, seed,
+    DASG_LAUNCH(uniform_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(t), t.data<T>(), n, seed,
                  offset, lo, hi);
   });
 }
@@ -35,7 +35,7 @@ void normal_cuda(Tensor& t, uint64_t seed, uint64_t offset, double mean, double 
   const int64_t n = t.numel();
   if (n == 0) return;
   dispatch_float(t.dtype(), "normal", [&]<class T>() {
-    cuda::launch(normal_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(t), t.data<T>(), n, seed,
+    DASG_LAUNCH(normal_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(t), t.data<T>(), n, seed,
                  offset, mean, std);
   });
 }

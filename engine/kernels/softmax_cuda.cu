@@ -8,7 +8,8 @@
 // With cuda::cudnn_softmax_enabled(), forward and backward go through cudnnSoftmaxForward /
 // cudnnSoftmaxBackward instead (CUDNN_SOFTMAX_ACCURATE or CUDNN_SOFTMAX_LOG, MODE_INSTANCE over an
 // N×C×1×1 NCHW tensor, f32 or f64); a configuration cuDNN reports as unsupported (or a size over
-// its int range) runs the custom kernel.
+// its int range) runs the custom kernel. A build without cuDNN (DASG_WITH_CUDNN=0) has only the
+// custom kernels.
 #include <climits>
 
 #include "engine/cuda/row_reduce.cuh"
@@ -74,6 +75,7 @@ void rows_of(const Tensor& t, int64_t& N, int64_t& C) {
   N = C == 0 ? 0 : t.numel() / C;
 }
 
+#if DASG_WITH_CUDNN
 // A cuDNN tensor descriptor for N×C×1×1, destroyed on scope exit.
 struct RowsDescriptor {
   cudnnTensorDescriptor_t desc = nullptr;
@@ -112,8 +114,10 @@ bool cudnn_softmax_call(const char* op, DType dtype, int64_t N, int64_t C, Call 
   if (status != CUDNN_STATUS_SUCCESS)
     DASG_FAIL(op, ": cuDNN softmax over ", N, " rows of ", C, " (", dtype_name(dtype), ") failed: ",
               cudnnGetErrorString(status));
+  cuda::sync_check(detail::concat(op, ": cuDNN softmax over ", N, " rows of ", C), __FILE__, __LINE__);
   return true;
 }
+#endif  // DASG_WITH_CUDNN
 
 }  // namespace
 
@@ -122,6 +126,7 @@ void softmax_cuda(const Tensor& x, Tensor& y, bool log) {
   rows_of(x, N, C);
   if (N == 0) return;
   const char* op = log ? "log_softmax" : "softmax";
+#if DASG_WITH_CUDNN
   if (cudnn_can(x.dtype(), N, C)) {
     cudnnHandle_t h = cuda::cudnn(x.device().index);
     const bool done = cudnn_softmax_call(op, x.dtype(), N, C, [&](const void* one, const void* zero,
@@ -131,9 +136,10 @@ void softmax_cuda(const Tensor& x, Tensor& y, bool log) {
     });
     if (done) return;
   }
+#endif
   dispatch_float(x.dtype(), op, [&]<class T>() {
     const cuda::RowLaunch rl = cuda::row_launch(N, C);
-    cuda::launch(rl.warp ? softmax_kernel<T, true> : softmax_kernel<T, false>, rl.grid, rl.block, 0,
+    DASG_LAUNCH(rl.warp ? softmax_kernel<T, true> : softmax_kernel<T, false>, rl.grid, rl.block, 0,
                  cuda::stream_of(x), x.data<T>(), y.data<T>(), N, C, log);
   });
 }
@@ -143,6 +149,7 @@ void softmax_backward_cuda(const Tensor& y, const Tensor& gy, Tensor& gx, bool l
   rows_of(y, N, C);
   if (N == 0) return;
   const char* op = log ? "log_softmax" : "softmax";
+#if DASG_WITH_CUDNN
   if (cudnn_can(y.dtype(), N, C)) {
     cudnnHandle_t h = cuda::cudnn(y.device().index);
     const bool done = cudnn_softmax_call(op, y.dtype(), N, C, [&](const void* one, const void* zero,
@@ -152,9 +159,10 @@ void softmax_backward_cuda(const Tensor& y, const Tensor& gy, Tensor& gx, bool l
     });
     if (done) return;
   }
+#endif
   dispatch_float(y.dtype(), op, [&]<class T>() {
     const cuda::RowLaunch rl = cuda::row_launch(N, C);
-    cuda::launch(rl.warp ? softmax_backward_kernel<T, true> : softmax_backward_kernel<T, false>, rl.grid, rl.block, 0,
+    DASG_LAUNCH(rl.warp ? softmax_backward_kernel<T, true> : softmax_backward_kernel<T, false>, rl.grid, rl.block, 0,
                  cuda::stream_of(y), y.data<T>(), gy.data<T>(), gx.data<T>(), N, C, log);
   });
 }

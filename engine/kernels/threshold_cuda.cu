@@ -19,7 +19,7 @@ void hard_threshold_cuda(const Tensor& x, double threshold, Tensor& y) {
   dispatch_float(x.dtype(), "hard_threshold", [&]<class T>() {
     const int64_t n = x.numel();
     if (n == 0) return;
-    cuda::launch(hard_threshold_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(y), x.data<T>(),
+    DASG_LAUNCH(hard_threshold_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(y), x.data<T>(),
                  y.data<T>(), n, (T)threshold);
   });
 }

@@ -2,9 +2,12 @@
 // Ranking (ranks_before, the device twin of topk_before): larger value first, NaN above
 // everything, ties to the lower index — a strict total order on (value, index), so the k winners
 // and their order are unique and the result matches the CPU exactly.
-//   n ≤ 256 and k ≤ 16 (the router's case: a few experts, small k): one thread per row, the CPU's
-//     insertion into the output row itself, kept sorted; O(n·k) a thread, no barriers or scratch.
-//     blocks_for(rows) × 256.
+//   k ≤ 16 (the router's case: small k): one warp per row (8 rows a block of 256, grid-stride over
+//     rows). Lane l keeps the top k of its share j ≡ l (mod 32) sorted in registers (the CPU's
+//     insertion); then k rounds merge the 32 lists: each lane offers its best not yet taken, a
+//     butterfly of shuffles gives every lane the round's winner (the order is total, so all agree),
+//     its owner lane (winner index mod 32) advances, lane 0 writes it. No shared memory, no barriers.
+//     grid ⌈rows/8⌉ (capped) × 256.
 //   other k ≤ 64: one block per row (grid-stride over rows); k selection passes,
 //     pass t picks the best element ranked after pick t − 1 (no marks needed): each thread scans
 //     its strided share, then a warp shuffle reduction and a cross-warp step through shared memory
@@ -21,7 +24,7 @@ namespace dasg::kernels {
 
 namespace {
 
-constexpr int64_t kRowThreadMaxN = 256, kRowThreadMaxK = 16;
+constexpr int kWarpMaxK = 16;
 constexpr int64_t kPassMaxK = 64;
 constexpr int64_t kPassThreads = 64;
 constexpr unsigned kMaxRowBlocks = 65535;
@@ -38,23 +41,43 @@ __device__ inline bool ranks_before(T a, int64_t ia, T b, int64_t ib) {
 }
 
 template <class T>
-__global__ void topk_row_kernel(const T* x, T* values, int32_t* indices, int64_t rows, int64_t n, int64_t k) {
-  for (int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; r < rows; r += (int64_t)gridDim.x * blockDim.x) {
+__global__ void topk_warp_kernel(const T* x, T* values, int32_t* indices, int64_t rows, int64_t n, int64_t k) {
+  const int lane = threadIdx.x % 32;
+  const int64_t warps = blockDim.x / 32;
+  for (int64_t r = blockIdx.x * warps + threadIdx.x / 32; r < rows; r += (int64_t)gridDim.x * warps) {
     const T* row = x + r * n;
-    T* v = values + r * k;
-    int32_t* ix = indices + r * k;
+    T lv[kWarpMaxK];
+    int64_t li[kWarpMaxK];
     int64_t count = 0;
-    for (int64_t j = 0; j < n; ++j) {
+    for (int64_t j = lane; j < n; j += 32) {
       const T xj = row[j];
-      if (count == k && !ranks_before(xj, j, v[k - 1], (int64_t)ix[k - 1])) continue;
-      int64_t t = count < k ? count++ : k - 1;  // slot freed at the end, then shifted into place
-      while (t > 0 && ranks_before(xj, j, v[t - 1], (int64_t)ix[t - 1])) {
-        v[t] = v[t - 1];
-        ix[t] = ix[t - 1];
+      if (count == k && !ranks_before(xj, j, lv[k - 1], li[k - 1])) continue;
+      int64_t t = count < k ? count++ : k - 1;
+      while (t > 0 && ranks_before(xj, j, lv[t - 1], li[t - 1])) {
+        lv[t] = lv[t - 1];
+        li[t] = li[t - 1];
         --t;
       }
-      v[t] = xj;
-      ix[t] = (int32_t)j;
+      lv[t] = xj;
+      li[t] = j;
+    }
+    int64_t head = 0;
+    for (int64_t t = 0; t < k; ++t) {
+      T best_v = head < count ? lv[head] : T(0);
+      int64_t best_i = head < count ? li[head] : -1;
+      for (int offset = 16; offset > 0; offset /= 2) {
+        const T ov = __shfl_xor_sync(0xffffffffu, best_v, offset);
+        const int64_t oi = __shfl_xor_sync(0xffffffffu, best_i, offset);
+        if (ranks_before(ov, oi, best_v, best_i)) {
+          best_v = ov;
+          best_i = oi;
+        }
+      }
+      if (best_i >= 0 && best_i % 32 == lane) ++head;  // k ≤ n, so every round has a winner
+      if (lane == 0) {
+        values[r * k + t] = best_v;
+        indices[r * k + t] = (int32_t)best_i;
+      }
     }
   }
 }
@@ -141,15 +164,17 @@ void topk_cuda(const TopkShape& s, const Tensor& x, Tensor& values, Tensor& indi
   dispatch_float(x.dtype(), "topk", [&]<class T>() {
     if (s.rows == 0 || s.k == 0) return;
     const unsigned blocks = (unsigned)std::min<int64_t>(s.rows, kMaxRowBlocks);
-    if (s.n <= kRowThreadMaxN && s.k <= kRowThreadMaxK) {
-      cuda::launch(topk_row_kernel<T>, cuda::blocks_for(s.rows), cuda::kThreads, 0, cuda::stream_of(x), x.data<T>(),
-                   values.data<T>(), indices.data<int32_t>(), s.rows, s.n, s.k);
+    if (s.k <= kWarpMaxK) {
+      const int64_t per_block = cuda::kThreads / 32;
+      const unsigned grid = (unsigned)std::min<int64_t>((s.rows + per_block - 1) / per_block, kMaxRowBlocks);
+      DASG_LAUNCH(topk_warp_kernel<T>, grid, cuda::kThreads, 0, cuda::stream_of(x), x.data<T>(), values.data<T>(),
+                  indices.data<int32_t>(), s.rows, s.n, s.k);
     } else if (s.k <= kPassMaxK) {
       const unsigned threads = (unsigned)std::min<int64_t>(kPassThreads, (s.n + 31) / 32 * 32);
-      cuda::launch(topk_pass_kernel<T>, blocks, threads, 0, cuda::stream_of(x), x.data<T>(), values.data<T>(),
+      DASG_LAUNCH(topk_pass_kernel<T>, blocks, threads, 0, cuda::stream_of(x), x.data<T>(), values.data<T>(),
                    indices.data<int32_t>(), s.rows, s.n, s.k);
     } else {
-      cuda::launch(topk_rank_kernel<T>, blocks, cuda::kThreads, 0, cuda::stream_of(x), x.data<T>(), values.data<T>(),
+      DASG_LAUNCH(topk_rank_kernel<T>, blocks, cuda::kThreads, 0, cuda::stream_of(x), x.data<T>(), values.data<T>(),
                    indices.data<int32_t>(), s.rows, s.n, s.k);
     }
   });
@@ -160,7 +185,7 @@ void topk_backward_cuda(const TopkShape& s, const Tensor& g, const Tensor& indic
     gx.zero_();
     const int64_t total = s.rows * s.k;
     if (total == 0) return;
-    cuda::launch(topk_scatter_kernel<T>, cuda::blocks_for(total), cuda::kThreads, 0, cuda::stream_of(g), g.data<T>(),
+    DASG_LAUNCH(topk_scatter_kernel<T>, cuda::blocks_for(total), cuda::kThreads, 0, cuda::stream_of(g), g.data<T>(),
                  indices.data<int32_t>(), gx.data<T>(), total, s.n, s.k);
   });
 }

@@ -1,8 +1,13 @@
 // CUDA emulator: cuBLAS GEMM by plain loops (deliberately not Eigen, so CPU-vs-emulated parity
-// never compares a library with itself), with cuBLAS's argument checks and status codes.
+// never compares a library with itself), with cuBLAS's argument checks and status codes, and
+// TF32 math mode's input rounding.
 #include "engine/cuda/emulator/cublas.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
 
 struct cublasContext {
   cudaStream_t stream = nullptr;
@@ -24,17 +29,31 @@ cublasStatus_t check_gemm(cublasHandle_t handle, cublasOperation_t ta, cublasOpe
   return CUBLAS_STATUS_SUCCESS;
 }
 
+// TF32 (CUBLAS_TF32_TENSOR_OP_MATH on f32): the tensor cores read each input rounded to 10
+// mantissa bits (round to nearest) and accumulate in f32; emulated by rounding the operands.
+template <class T>
+T tf32_round(T v, bool on) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (!on || !std::isfinite(v)) return v;
+    uint32_t bits = std::bit_cast<uint32_t>(v);
+    bits = (bits + 0x1000u) & 0xFFFFE000u;
+    return std::bit_cast<float>(bits);
+  } else {
+    return v;
+  }
+}
+
 // C = alpha * op(A) * op(B) + beta * C on column-major storage. op(A) is m x k, op(B) k x n.
 template <class T>
 void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, T alpha, const T* A, int lda, const T* B,
-          int ldb, T beta, T* C, int ldc) {
+          int ldb, T beta, T* C, int ldc, bool tf32) {
   for (int j = 0; j < n; ++j)
     for (int i = 0; i < m; ++i) {
       T acc = 0;
       if (alpha != T(0))
         for (int l = 0; l < k; ++l) {
-          const T a = ta == CUBLAS_OP_N ? A[i + size_t(l) * lda] : A[l + size_t(i) * lda];
-          const T b = tb == CUBLAS_OP_N ? B[l + size_t(j) * ldb] : B[j + size_t(l) * ldb];
+          const T a = tf32_round(ta == CUBLAS_OP_N ? A[i + size_t(l) * lda] : A[l + size_t(i) * lda], tf32);
+          const T b = tf32_round(tb == CUBLAS_OP_N ? B[l + size_t(j) * ldb] : B[j + size_t(l) * ldb], tf32);
           acc += a * b;
         }
       T& c = C[i + size_t(j) * ldc];
@@ -48,7 +67,8 @@ cublasStatus_t gemm_batched(cublasHandle_t handle, cublasOperation_t ta, cublasO
                             const T* beta, T* C, int ldc, long long sc, int batch) {
   if (cublasStatus_t s = check_gemm(handle, ta, tb, m, n, k, alpha, lda, ldb, beta, ldc, batch)) return s;
   for (int b = 0; b < batch; ++b)
-    gemm(ta, tb, m, n, k, *alpha, A + b * sa, lda, B + b * sb, ldb, *beta, C + b * sc, ldc);
+    gemm(ta, tb, m, n, k, *alpha, A + b * sa, lda, B + b * sb, ldb, *beta, C + b * sc, ldc,
+         handle->math == CUBLAS_TF32_TENSOR_OP_MATH);
   return CUBLAS_STATUS_SUCCESS;
 }
 

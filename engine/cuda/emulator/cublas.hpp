@@ -1,7 +1,8 @@
 // CUDA emulator: the cuBLAS entry points the engine calls (cublas_v2.h's names and values).
 // GEMM is plain loops with cuBLAS's documented semantics: column-major storage,
 // C = alpha * op(A) * op(B) + beta * C, leading dimensions, beta = 0 never reads C (NaN in C is
-// ignored), alpha = 0 never reads A or B, strided batches, and cuBLAS's argument checks.
+// ignored), alpha = 0 never reads A or B, strided batches, and cuBLAS's argument checks; with
+// CUBLAS_TF32_TENSOR_OP_MATH, f32 inputs are rounded to TF32 (10 mantissa bits) as tensor cores do.
 #pragma once
 #include "engine/cuda/emulator/runtime.hpp"
 

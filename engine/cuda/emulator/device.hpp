@@ -175,6 +175,9 @@ inline unsigned atomicMax(unsigned* a, unsigned v) {
   return dasg_emu_atomic_update(a, v, [](unsigned x, unsigned y) { return x > y; });
 }
 inline int atomicMin(int* a, int v) { return dasg_emu_atomic_update(a, v, [](int x, int y) { return x < y; }); }
+inline unsigned long long atomicMin(unsigned long long* a, unsigned long long v) {
+  return dasg_emu_atomic_update(a, v, [](unsigned long long x, unsigned long long y) { return x < y; });
+}
 inline unsigned atomicMin(unsigned* a, unsigned v) {
   return dasg_emu_atomic_update(a, v, [](unsigned x, unsigned y) { return x < y; });
 }

@@ -21,8 +21,19 @@ constexpr size_t kOptinDynamicShared = 232448;  // sharedMemPerBlockOptin of an 
 thread_local cudaError_t last_error = cudaSuccess;
 thread_local std::string last_detail;
 
+constexpr unsigned char kGuardByte = 0xA5;
+
 std::mutex mem_mutex;
-std::map<const char*, size_t> allocations;  // device pointer -> size
+struct Allocation {
+  size_t size, guard;
+};
+std::map<const char*, Allocation> allocations;  // device pointer -> size and guard bytes after it
+size_t g_guard = [] {
+  const char* v = std::getenv("DASG_EMU_GUARD_BYTES");
+  return v ? size_t(std::strtoull(v, nullptr, 0)) : size_t(0);
+}();
+std::atomic<int> g_sticky{cudaSuccess};
+std::string g_sticky_detail;  // guarded by mem_mutex
 std::atomic<uint64_t> n_malloc{0}, n_free{0};
 size_t in_use = 0;
 
@@ -42,7 +53,43 @@ bool inside_allocation(const void* p, size_t n) {
   auto it = allocations.upper_bound(c);
   if (it == allocations.begin()) return false;
   --it;
-  return c >= it->first && c + n <= it->first + it->second;
+  return c >= it->first && c + n <= it->first + it->second.size;
+}
+
+// With mem_mutex held: the first allocation whose guard was written, as a sticky error.
+cudaError_t check_guards_locked(const char* fn) {
+  for (const auto& [p, a] : allocations)
+    for (size_t i = 0; i < a.guard; ++i)
+      if ((unsigned char)p[a.size + i] != kGuardByte) {
+        size_t last = i;
+        for (size_t j = i; j < a.guard; ++j)
+          if ((unsigned char)p[a.size + j] != kGuardByte) last = j;
+        g_sticky_detail = std::string(fn) + ": an illegal memory access was encountered: a kernel wrote bytes " +
+                          std::to_string(i) + ".." + std::to_string(last) + " past the end of a device allocation of " +
+                          std::to_string(a.size) + " bytes (emulator guard bytes); the error is sticky";
+        g_sticky.store(cudaErrorIllegalAddress);
+        return cudaErrorIllegalAddress;
+      }
+  return cudaSuccess;
+}
+
+// What every call that waits for the device does first: a recorded sticky error is returned
+// again; otherwise the guards are checked.
+cudaError_t device_wait(const char* fn) {
+  std::lock_guard lk(mem_mutex);
+  cudaError_t e = cudaError_t(g_sticky.load());
+  if (e == cudaSuccess && g_guard) e = check_guards_locked(fn);
+  if (e != cudaSuccess) set_last_error(e, g_sticky_detail.c_str());
+  return e;
+}
+// Calls that do not wait still fail once the context is broken.
+cudaError_t broken() {
+  const cudaError_t e = cudaError_t(g_sticky.load());
+  if (e != cudaSuccess) {
+    std::lock_guard lk(mem_mutex);
+    set_last_error(e, g_sticky_detail.c_str());
+  }
+  return e;
 }
 
 cudaError_t check_copy(const char* fn, void* dst, const void* src, size_t count, cudaMemcpyKind kind) {
@@ -78,6 +125,23 @@ void set_last_error(cudaError_t error, const char* detail) {
   last_error = error;
   last_detail = detail;
 }
+void set_guard_bytes(size_t n) {
+  std::lock_guard lk(mem_mutex);
+  g_guard = n;
+}
+size_t guard_bytes() {
+  std::lock_guard lk(mem_mutex);
+  return g_guard;
+}
+cudaError_t sticky_error() { return cudaError_t(g_sticky.load()); }
+void reset_device() {
+  std::lock_guard lk(mem_mutex);
+  for (auto& [p, a] : allocations) std::memset(const_cast<char*>(p) + a.size, kGuardByte, a.guard);
+  g_sticky.store(cudaSuccess);
+  g_sticky_detail.clear();
+  last_error = cudaSuccess;
+  last_detail.clear();
+}
 size_t max_dynamic_shared(const void* func) {
   std::lock_guard lk(handle_mutex);
   auto it = dynamic_shared_limit.find(func);
@@ -100,6 +164,7 @@ const char* cudaGetErrorName(cudaError_t error) {
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
     case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
     case cudaErrorNotReady: return "cudaErrorNotReady";
+    case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
   }
   return "cudaErrorUnknown";
@@ -117,23 +182,29 @@ const char* cudaGetErrorString(cudaError_t error) {
     case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     case cudaErrorNotReady: return "device not ready";
+    case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
   }
   return "unknown error";
 }
 
 cudaError_t cudaGetLastError() {
+  if (cudaError_t e = broken()) return e;  // a sticky error is not cleared
   const cudaError_t e = last_error;
   set_last_error(cudaSuccess, "");
   return e;
 }
-cudaError_t cudaPeekAtLastError() { return last_error; }
+cudaError_t cudaPeekAtLastError() {
+  if (cudaError_t e = broken()) return e;
+  return last_error;
+}
 
 cudaError_t cudaGetDeviceCount(int* count) {
   *count = 1;
   return cudaSuccess;
 }
 cudaError_t cudaSetDevice(int device) {
+  if (cudaError_t e = broken()) return e;
   return device == 0 ? cudaSuccess : fail(cudaErrorInvalidDevice, "cudaSetDevice: the emulator has one device, 0");
 }
 cudaError_t cudaGetDevice(int* device) {
@@ -162,18 +233,21 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
   p->maxBlocksPerMultiProcessor = 32;
   return cudaSuccess;
 }
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize() { return device_wait("cudaDeviceSynchronize"); }
 
 cudaError_t cudaMalloc(void** ptr, size_t size) {
   ++n_malloc;
   if (!ptr) return fail(cudaErrorInvalidValue, "cudaMalloc: null pointer argument");
   *ptr = nullptr;
+  if (cudaError_t e = broken()) return e;
   if (size == 0) return cudaSuccess;
-  char* p = static_cast<char*>(std::malloc(size));
+  const size_t guard = guard_bytes();
+  char* p = static_cast<char*>(std::malloc(size + guard));
   if (!p) return fail(cudaErrorMemoryAllocation, "cudaMalloc: out of host memory for " + std::to_string(size) + " bytes");
   std::memset(p, 0xFF, size);
+  std::memset(p + size, kGuardByte, guard);
   std::lock_guard lk(mem_mutex);
-  allocations[p] = size;
+  allocations[p] = Allocation{size, guard};
   in_use += size;
   *ptr = p;
   return cudaSuccess;
@@ -182,19 +256,21 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
 cudaError_t cudaFree(void* ptr) {
   ++n_free;
   if (!ptr) return cudaSuccess;
+  const cudaError_t sticky = device_wait("cudaFree");  // the memory is released all the same
   {
     std::lock_guard lk(mem_mutex);
     auto it = allocations.find(static_cast<const char*>(ptr));
     if (it == allocations.end())
       return fail(cudaErrorInvalidValue, "cudaFree: pointer is not the start of a live device allocation");
-    in_use -= it->second;
+    in_use -= it->second.size;
     allocations.erase(it);
   }
   std::free(ptr);
-  return cudaSuccess;
+  return sticky;
 }
 
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t count, cudaMemcpyKind kind) {
+  if (cudaError_t e = device_wait("cudaMemcpy")) return e;
   if (cudaError_t e = check_copy("cudaMemcpy", dst, src, count, kind)) return e;
   if (count) std::memmove(dst, src, count);
   return cudaSuccess;
@@ -203,6 +279,7 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpy
   return cudaMemcpy(dst, src, count, kind);
 }
 cudaError_t cudaMemset(void* ptr, int value, size_t count) {
+  if (cudaError_t e = broken()) return e;
   if (count && !inside_allocation(ptr, count))
     return fail(cudaErrorInvalidValue, "cudaMemset: range of " + std::to_string(count) +
                                            " bytes is not inside one device allocation");
@@ -233,7 +310,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   if (stream && !known(streams, stream)) return fail(cudaErrorInvalidResourceHandle, "cudaStreamSynchronize: unknown stream");
-  return cudaSuccess;
+  return device_wait("cudaStreamSynchronize");
 }
 
 cudaError_t cudaEventCreate(cudaEvent_t* event) {
@@ -258,7 +335,8 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
   return cudaSuccess;
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
-  return known(events, event) ? cudaSuccess : fail(cudaErrorInvalidResourceHandle, "cudaEventSynchronize: unknown event");
+  if (!known(events, event)) return fail(cudaErrorInvalidResourceHandle, "cudaEventSynchronize: unknown event");
+  return device_wait("cudaEventSynchronize");
 }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
   if (!known(events, start) || !known(events, end) || !start->recorded || !end->recorded)

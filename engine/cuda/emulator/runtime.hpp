@@ -2,6 +2,12 @@
 // Device memory is host memory of exactly the requested size, filled with poison (0xFF bytes:
 // NaN as float/double, -1 as an integer) so a read before a write shows, and an overrun is an
 // AddressSanitizer report. Streams and events run synchronously, in call order.
+// Guard mode (set_guard_bytes(n) or DASG_EMU_GUARD_BYTES=n): every allocation gets n bytes of a
+// guard pattern after its end, checked by the calls that wait for the device (synchronize, copy,
+// free). A kernel that wrote into them makes that call fail with cudaErrorIllegalAddress, a
+// sticky error as on a GPU: every later call returns it until reset_device(). So the emulator
+// shows the native failure mode — a fault reported by a later, unrelated call — which the
+// engine's sync mode (DASG_CUDA_SYNC=1) turns back into a report naming the kernel.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +40,9 @@ enum cudaError_t {
   cudaErrorInvalidDevice = 101,
   cudaErrorInvalidResourceHandle = 400,
   cudaErrorNotReady = 600,
+  cudaErrorIllegalAddress = 700,
+  // Natively sticky. The emulator reports a kernel that broke the execution model (divergent
+  // barriers, mismatched warp masks) with it, but its device stays usable after that.
   cudaErrorLaunchFailure = 719,
 };
 using cudaError = cudaError_t;
@@ -127,6 +136,14 @@ size_t bytes_in_use();
 // cleared by cudaGetLastError like the error code itself.
 const char* last_error_detail();
 void set_last_error(cudaError_t error, const char* detail);
+
+// Guard bytes after each new allocation (0: off, the default: exact-size blocks for ASan).
+void set_guard_bytes(size_t n);
+size_t guard_bytes();
+// The sticky error, if one happened (cudaSuccess otherwise); reset_device() clears it and
+// restores every guard (tests only: a real device needs a new process).
+cudaError_t sticky_error();
+void reset_device();
 
 // The dynamic shared memory limit cudaFuncSetAttribute set for a kernel (48 KB by default).
 size_t max_dynamic_shared(const void* func);

@@ -403,6 +403,10 @@ std::string dims(dim3 d) {
 }  // namespace
 
 cudaError_t launch_grid(const void* func, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t, KernelBody body) {
+  if (cudaError_t e = sticky_error()) {  // a broken context launches nothing
+    set_last_error(e, "the device had a sticky error before this launch");
+    return e;
+  }
   const uint64_t threads = uint64_t(block.x) * block.y * block.z;
   if (block.x == 0 || block.y == 0 || block.z == 0 || block.x > 1024 || block.y > 1024 || block.z > 64 ||
       threads > 1024)
