@@ -7,8 +7,7 @@
 #include "autograd/node.hpp"
 #include "engine/kernels/elementwise.hpp"
 #include "engine/kernels/optim.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/reduce.hpp"
+#include "ops/global_norm.hpp"
 
 namespace dasg {
 
@@ -107,15 +106,11 @@ double learning_rate(int64_t step, int64_t warmup, int64_t total, double max_lr,
   return min_lr + 0.5 * (max_lr - min_lr) * (1 + std::cos(M_PI * progress));
 }
 
-Tensor squared_grad_norm(const std::vector<NamedParam>& params, Device device) {
-  NoGradGuard no_grad;
-  Tensor sq = Tensor::scalar(0, DType::f32, device);
+Tensor grad_norm(const std::vector<NamedParam>& params, Device device) {
+  std::vector<Tensor> grads;
   for (const NamedParam& p : params)
-    if (p.tensor.requires_grad() && p.tensor.grad().defined()) {
-      const Tensor g = p.tensor.grad();
-      sq = sq + sum(g * g).to(DType::f32);
-    }
-  return sq;
+    if (p.tensor.requires_grad() && p.tensor.grad().defined()) grads.push_back(p.tensor.grad());
+  return grads.empty() ? Tensor::scalar(0, DType::f32, device) : global_norm(grads);
 }
 
 void scale_gradients(const std::vector<NamedParam>& params, double s) {
@@ -128,7 +123,7 @@ void scale_gradients(const std::vector<NamedParam>& params, double s) {
 
 double clip_grad_norm(const std::vector<NamedParam>& params, double max_norm) {
   if (params.empty()) return 0;
-  const double norm = std::sqrt(squared_grad_norm(params, params.front().tensor.device()).item());
+  const double norm = grad_norm(params, params.front().tensor.device()).item();
   if (!std::isfinite(norm) || max_norm <= 0 || norm <= max_norm) return norm;
   scale_gradients(params, max_norm / (norm + 1e-6));
   return norm;

@@ -69,9 +69,9 @@ class SGD : public Optimizer {
 // Linear warm-up from 0 to max_lr over `warmup` steps, then cosine decay to min_lr at `total`.
 double learning_rate(int64_t step, int64_t warmup, int64_t total, double max_lr, double min_lr);
 
-// Σ‖g‖² over the trainable parameters' gradients, a scalar on `device` (no host copy; NaN or
-// infinite when a gradient is not finite).
-Tensor squared_grad_norm(const std::vector<NamedParam>& params, Device device);
+// The global L2 norm of the trainable parameters' gradients (ops/global_norm.hpp), a scalar on
+// `device`, read by no one here (NaN or infinite when a gradient is not finite; 0 with none).
+Tensor grad_norm(const std::vector<NamedParam>& params, Device device);
 // g ← s·g for every trainable parameter's gradient, in place.
 void scale_gradients(const std::vector<NamedParam>& params, double s);
 

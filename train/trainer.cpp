@@ -143,18 +143,18 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       tokens += b.n_tokens;
     }
     if (hook) hook(step, opt->params());
-    // The step's one read-back before the update: loss terms, metrics, ‖g‖², routing counters.
+    // The step's one read-back before the update: loss terms, metrics, ‖g‖, routing counters.
     std::vector<double> h;
     {
       NoGradGuard no_grad;
       std::vector<Tensor> pack = sums.terms;
-      pack.push_back(one(squared_grad_norm(opt->params(), device)));
+      pack.push_back(one(grad_norm(opt->params(), device).to(DType::f32)));
       for (const Tensor& s : sums.layers) pack.push_back(s);
       h = concat(pack, 0).to(DType::f64).to(kCPU).to_vector<double>();
     }
     const size_t n_terms = sums.terms.size();
     loss_value = h[0] * k;
-    const double norm = std::sqrt(h[n_terms]);
+    const double norm = h[n_terms];
     if (!std::isfinite(loss_value) || !std::isfinite(norm)) {
       ++skipped;
       router.discard_step();
