@@ -52,6 +52,9 @@ static int64_t check_shard(const std::string& path, const void* map, int64_t byt
   DASG_CHECK(header[0] == kShardMagic, "shard ", path, ": wrong magic ", header[0], " (expected ", kShardMagic, ")");
   DASG_CHECK(header[1] == kShardVersion, "shard ", path, ": wrong version ", header[1], " (expected ", kShardVersion,
              ")");
+  for (int w = 3; w < 256; w++)
+    DASG_CHECK(header[w] == 0, "shard ", path, ": header word ", w, " (byte offset ", 4 * w, ") is ", header[w],
+               "; expected 0 (words 3..255 are reserved; llm.c writes zeros)");
   int64_t count = header[2];
   int64_t expect = kShardHeaderBytes + 2 * count;
   DASG_CHECK(count >= 0 && expect == bytes, "shard ", path, ": size disagrees with the header: it says ", count,
