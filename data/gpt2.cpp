@@ -91,9 +91,13 @@ static void byte_to_unicode(uint32_t table[256]) {
   }
 }
 
-Gpt2Tokenizer::Gpt2Tokenizer(const std::string& dir) {
-  std::string enc_path = dir + "/encoder.json", bpe_path = dir + "/vocab.bpe";
-  const nlohmann::json enc = parse_json(read_file(enc_path), enc_path);
+Gpt2Tokenizer::Gpt2Tokenizer(const std::string& dir)
+    : Gpt2Tokenizer(read_file(dir + "/encoder.json"), read_file(dir + "/vocab.bpe"), dir + "/encoder.json",
+                    dir + "/vocab.bpe") {}
+
+Gpt2Tokenizer::Gpt2Tokenizer(std::string_view encoder_json, std::string_view vocab_bpe, const std::string& enc_path,
+                             const std::string& bpe_path) {
+  const nlohmann::json enc = parse_json(encoder_json, enc_path);
   DASG_CHECK(enc.is_object() && !enc.empty(), enc_path, ": expected a JSON object mapping token strings to ids");
 
   // id -> token string, checked: ids are 0..n-1, each once
@@ -147,7 +151,7 @@ Gpt2Tokenizer::Gpt2Tokenizer(const std::string& dir) {
 
   // merges: "left right" per line, rank = order of appearance, checked to be in creation order
   merges_ = std::make_unique<BpeMerges>(int32_t(n), byte_id_);
-  std::string bpe = read_file(bpe_path);
+  const std::string_view bpe = vocab_bpe;
   size_t pos = 0;
   int64_t line_no = 0;
   while (pos < bpe.size()) {

@@ -48,6 +48,10 @@ class Shard {
   int64_t count_ = 0;
 };
 
+// Checks a shard's bytes (all of the file, `bytes` long, 4-byte aligned) as Shard does; returns
+// the value count. Shard's constructor and the fuzzer (tests/fuzz/fuzz_shard.cpp) call it.
+int64_t check_shard_image(const std::string& path, const void* image, int64_t bytes, ShardKind kind, int64_t limit);
+
 // The whole shard as int32 values (checked as above).
 std::vector<int32_t> read_shard(const std::string& path, ShardKind kind, int64_t limit);
 

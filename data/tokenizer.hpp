@@ -43,6 +43,9 @@ class Gpt2Tokenizer : public Tokenizer {
   // (each input a byte or made earlier, each output made once) and make every token of
   // encoder.json but the bytes and <|endoftext|> (so a file cut short is refused).
   explicit Gpt2Tokenizer(const std::string& dir);
+  // The same from the two files' contents; the paths name them in errors.
+  Gpt2Tokenizer(std::string_view encoder_json, std::string_view vocab_bpe, const std::string& enc_path,
+                const std::string& bpe_path);
   ~Gpt2Tokenizer() override;
   std::string name() const override { return "gpt2"; }
   int32_t vocab_size() const override { return int32_t(token_bytes_.size()); }
