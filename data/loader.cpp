@@ -120,6 +120,17 @@ void TokenLoader::restore(const nlohmann::json& st) {
   sample_order_ = std::move(samples);
 }
 
+int64_t check_split(const std::string& dir, const std::string& split, int64_t B, int64_t T, int64_t vocab_size) {
+  try {
+    TokenLoader l(dir, split, LoaderOptions{B, T, vocab_size, 0, false});
+    return l.samples_per_epoch() / B;
+  } catch (const Error& e) {
+    if (split != "val") throw;
+    DASG_FAIL(e.what(), "; a run evaluates on the val split: give it val shards, or train with --eval-every 0 "
+              "--no-val to measure no validation loss");
+  }
+}
+
 ValLoader::ValLoader(const std::string& dir, int64_t B, int64_t T, int64_t vocab_size)
     : walker_(dir, "val", LoaderOptions{B, T, vocab_size, 0, false}) {
   num_batches_ = walker_.samples_per_epoch() / B;
