@@ -2,8 +2,6 @@
 #include "data/bpe_merges.hpp"
 
 #include <algorithm>
-#include <functional>
-#include <queue>
 
 #include "engine/error.hpp"
 
@@ -91,66 +89,99 @@ void BpeMerges::merge_short(std::vector<int32_t>& parts) const {
   }
 }
 
+// merge_long: symbol i starts at byte i while alive (id[i] >= 0), nxt/prv link the alive symbols,
+// rank[i] is the rank of the pair (i, nxt[i]) or -1. The positions of the initial pairs are
+// counting-sorted by rank into one array; pairs made by merges go to per-rank lists. Ranks are
+// processed in increasing order (a merge of rank r only makes pairs of rank > r). Within a rank,
+// only a run of overlapping equal pairs ("aaaa" with the merge a+a) depends on the order: such a
+// run is merged from its left end, every other pair, as the left-to-right rule says.
 void BpeMerges::merge_long(std::vector<int32_t>& parts) {
   const size_t n = parts.size();
   if (n < 2) return;
   DASG_CHECK(n < size_t(UINT32_MAX), "gpt2 encode: a word of ", n, " bytes is longer than 4 GiB");
-  if (bucket_of_rank_.size() < size_t(next_rank_)) bucket_of_rank_.assign(size_t(next_rank_), -1);
   constexpr uint32_t kNone = UINT32_MAX;
-  // Symbol i starts at byte i while it is alive (id[i] >= 0); nxt/prv link the alive ones;
-  // rank[i] is the rank of the pair (i, nxt[i]), or -1.
-  std::vector<int32_t>& id = parts;
-  std::vector<uint32_t> nxt(n), prv(n);
-  std::vector<int32_t> rank(n, -1);
-  std::priority_queue<int32_t, std::vector<int32_t>, std::greater<int32_t>> ranks;  // ranks with a bucket
-  auto push = [&](uint32_t pos, int32_t r) {
-    int32_t& b = bucket_of_rank_[size_t(r)];
-    if (b < 0) {
-      if (free_buckets_.empty()) {
-        free_buckets_.push_back(int32_t(buckets_.size()));
-        buckets_.emplace_back();
-      }
-      b = free_buckets_.back();
-      free_buckets_.pop_back();
-      ranks.push(r);
-    }
-    buckets_[size_t(b)].push_back(pos);
+  const size_t R = size_t(next_rank_);
+  // One 16-byte record per symbol, so visiting a position costs one cache miss, not four.
+  struct Sym {
+    int32_t id, rank;
+    uint32_t nxt, prv;
   };
-  auto pair_rank = [&](uint32_t i) {
-    const Entry* m = nxt[i] == kNone ? nullptr : find(id[i], id[nxt[i]]);
-    rank[i] = m ? m->rank : -1;
-    if (m) push(i, m->rank);
-  };
+  std::vector<Sym> sym(n);
+  // Pairs made by merges wait in one list per block of kBlock ranks (few, so their tails stay in
+  // cache), and are spread by rank when their block comes up.
+  constexpr int32_t kBlock = 256;
+  const size_t blocks = (R + kBlock - 1) / kBlock;
+  if (waiting_.size() < blocks) waiting_.resize(blocks);
+  if (in_block_.size() < size_t(kBlock)) in_block_.resize(kBlock);
+  std::vector<uint32_t> start(R + 1, 0);  // counting sort of the initial pairs by rank
+  int32_t lo = INT32_MAX, hi = -1;
   for (size_t i = 0; i < n; i++) {
-    nxt[i] = i + 1 < n ? uint32_t(i + 1) : kNone;
-    prv[i] = i > 0 ? uint32_t(i - 1) : kNone;
-  }
-  for (uint32_t i = 0; i + 1 < n; i++) pair_rank(i);
-
-  std::vector<uint32_t> todo;
-  while (!ranks.empty()) {
-    const int32_t r = ranks.top();
-    ranks.pop();
-    const int32_t b = bucket_of_rank_[size_t(r)];
-    bucket_of_rank_[size_t(r)] = -1;
-    todo.swap(buckets_[size_t(b)]);
-    buckets_[size_t(b)].clear();
-    free_buckets_.push_back(b);
-    std::sort(todo.begin(), todo.end());
-    for (uint32_t p : todo) {
-      if (id[p] < 0 || rank[p] != r) continue;  // absorbed, or its pair changed since
-      const uint32_t q = nxt[p];
-      id[p] = find(id[p], id[q])->merged;
-      id[q] = -1;
-      nxt[p] = nxt[q];
-      if (nxt[p] != kNone) prv[nxt[p]] = p;
-      if (prv[p] != kNone) pair_rank(prv[p]);
-      pair_rank(p);
+    const Entry* m = i + 1 < n ? find(parts[i], parts[i + 1]) : nullptr;
+    sym[i] = Sym{parts[i], m ? m->rank : -1, i + 1 < n ? uint32_t(i + 1) : kNone, i > 0 ? uint32_t(i - 1) : kNone};
+    if (m) {
+      start[size_t(m->rank) + 1]++;
+      lo = std::min(lo, m->rank);
+      hi = std::max(hi, m->rank);
     }
-    todo.clear();
+  }
+  if (hi < 0) return;
+  for (size_t r = 1; r <= R; r++) start[r] += start[r - 1];
+  std::vector<uint32_t> initial(start[R]);
+  {
+    std::vector<uint32_t> fill(start.begin(), start.end() - 1);
+    for (size_t i = 0; i + 1 < n; i++)
+      if (sym[i].rank >= 0) initial[fill[size_t(sym[i].rank)]++] = uint32_t(i);
+  }
+  int32_t current = lo;
+  auto update = [&](uint32_t i) {  // the pair (i, nxt) changed
+    Sym& s = sym[i];
+    const Entry* m = s.nxt == kNone ? nullptr : find(s.id, sym[s.nxt].id);
+    s.rank = m ? m->rank : -1;
+    if (!m) return;
+    DASG_CHECK(m->rank > current, "bpe: merge table out of creation order (internal error)");
+    if (m->rank / kBlock == current / kBlock) in_block_[size_t(m->rank % kBlock)].push_back(i);
+    else waiting_[size_t(m->rank / kBlock)].push_back((uint64_t(m->rank) << 32) | i);
+    hi = std::max(hi, m->rank);
+  };
+  auto merge_run = [&](uint32_t p, int32_t r) {
+    while (sym[p].prv != kNone && sym[sym[p].prv].rank == r) p = sym[p].prv;  // the left end of a run of equal pairs
+    while (p != kNone && sym[p].rank == r) {
+      Sym& a = sym[p];
+      Sym& b = sym[a.nxt];
+      a.id = find(a.id, b.id)->merged;
+      b.id = -1;
+      a.nxt = b.nxt;
+      if (a.nxt != kNone) sym[a.nxt].prv = p;
+      if (a.prv != kNone) update(a.prv);
+      update(p);
+      p = a.nxt;
+    }
+  };
+  auto visit = [&](const std::vector<uint32_t>& pos, size_t begin, size_t end) {
+    constexpr size_t kAhead = 32;  // positions are scattered over the word: fetch ahead
+    for (size_t k = begin; k < end; k++) {
+      if (k + kAhead < end) __builtin_prefetch(&sym[pos[k + kAhead]]);
+      const uint32_t p = pos[k];
+      if (sym[p].id >= 0 && sym[p].rank == current) merge_run(p, current);
+    }
+  };
+  for (int32_t block = lo / kBlock; block * kBlock <= hi; block++) {
+    std::vector<uint64_t>& wait = waiting_[size_t(block)];
+    for (uint64_t e : wait) in_block_[size_t((e >> 32) % kBlock)].push_back(uint32_t(e));
+    wait.clear();
+    if (wait.capacity() > (1u << 16)) std::vector<uint64_t>().swap(wait);
+    const int32_t end = std::min<int32_t>(int32_t(R), (block + 1) * kBlock);
+    for (current = std::max(lo, block * kBlock); current < end; current++) {
+      const size_t r = size_t(current);
+      visit(initial, start[r], start[r + 1]);
+      std::vector<uint32_t>& more = in_block_[r % kBlock];
+      visit(more, 0, more.size());
+      more.clear();
+      if (more.capacity() > (1u << 16)) std::vector<uint32_t>().swap(more);
+    }
   }
   size_t w = 0;
-  for (uint32_t i = 0; i != kNone; i = nxt[i]) parts[w++] = id[i];
+  for (uint32_t i = 0; i != kNone; i = sym[i].nxt) parts[w++] = sym[i].id;
   parts.resize(w);
 }
 

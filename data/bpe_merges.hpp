@@ -4,9 +4,9 @@
 // lowest rank; of equal pairs, the leftmost first. Two implementations that give the same result:
 //   merge_short: rescan the word for its best pair after each round, O(n²) in the word's length
 //     but the fastest for the short words of real text;
-//   merge_long:  one bucket of positions per rank, processed in increasing rank, each bucket in
-//     increasing position, with the symbols in a linked list: O(n log n), so a 50 MB word without
-//     a space (random letters) encodes in seconds instead of never.
+//   merge_long:  the symbols in a linked list and the pairs' positions bucketed by rank, processed
+//     in increasing rank: O(n) after the buckets are filled (plus a pass over the ranks), so a
+//     50 MB word without a space (random letters) encodes in seconds instead of never.
 // merge_long relies on what add() checks of every merge table (vocab.bpe lists merges in the
 // order training made them): a merge's inputs are bytes or outputs of earlier merges, and each
 // output is made by one merge only. Then a pair formed by a merge of rank r has a rank > r (it
@@ -51,10 +51,10 @@ class BpeMerges {
   std::vector<int32_t> rank_of_made_;  // id -> the rank that made it; -1 single bytes, -2 none yet
   int32_t vocab_size_;
 
-  // merge_long's scratch, reused between calls.
-  std::vector<int32_t> bucket_of_rank_;         // rank -> index into buckets_, or -1
-  std::vector<std::vector<uint32_t>> buckets_;  // positions; a pool
-  std::vector<int32_t> free_buckets_;
+  // merge_long's scratch, reused between calls: pairs made by merges, per block of ranks
+  // (rank << 32 | position), and per rank of the block being processed (position).
+  std::vector<std::vector<uint64_t>> waiting_;
+  std::vector<std::vector<uint32_t>> in_block_;
 };
 
 }  // namespace dasg::data

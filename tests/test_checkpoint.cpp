@@ -44,8 +44,12 @@ Checkpoint good_checkpoint(int64_t step = 3) {
 }
 
 struct Dir {
-  std::string path;
-  explicit Dir(const std::string& name) : path((fs::temp_directory_path() / ("dasg_test_ckpt_" + name)).string()) {
+  std::string path, model, optim, old;  // DIR, its two safetensors files, DIR.old
+  explicit Dir(const std::string& name)
+      : path((fs::temp_directory_path() / ("dasg_test_ckpt_" + name)).string()),
+        model(path + "/model.safetensors"),
+        optim(path + "/optim.safetensors"),
+        old(path + ".old") {
     clean();
   }
   ~Dir() { clean(); }
@@ -109,13 +113,13 @@ TEST_SUITE("train") {
       for (auto& [name, x] : t)
         if (name == "wte.weight") x = Tensor::full(x.shape(), std::numeric_limits<double>::quiet_NaN());
     });
-    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), (d / "model.safetensors").c_str(), "'wte.weight'", "non-finite");
-    CHECK_ERROR_CONTAINS(load_model(d.path), (d / "model.safetensors").c_str(), "non-finite");
+    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.model.c_str(), "'wte.weight'", "non-finite");
+    CHECK_ERROR_CONTAINS(load_model(d.path), d.model.c_str(), "non-finite");
     CHECK_ERROR_CONTAINS(checkpoint_path(d.path), "non-finite");
 
     save_checkpoint(d.path, good_checkpoint());
     edit(d / "optim.safetensors", [](auto& t, auto&) { t[3].second = Tensor::full(t[3].second.shape(), INFINITY); });
-    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), (d / "optim.safetensors").c_str(), "non-finite");
+    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.optim.c_str(), "non-finite");
     CHECK(load_checkpoint(d.path, /*reset_optimizer=*/true).optimizer_reset);
     CHECK(load_checkpoint(d.path, true).optim.empty());
 
@@ -124,32 +128,35 @@ TEST_SUITE("train") {
       for (auto& [name, x] : t)
         if (name.rfind("v.", 0) == 0) x = Tensor::full(x.shape(), -1.0);
     });
-    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), (d / "optim.safetensors").c_str(), "second moment is >= 0");
+    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.optim.c_str(), "second moment is >= 0");
   }
 
   TEST_CASE("checkpoint: missing optimizer state or metadata is an error, not zeros") {
     Dir d("optim");
     save_checkpoint(d.path, good_checkpoint());
     edit(d / "optim.safetensors", [](auto& t, auto&) { t.erase(t.begin() + 1); });
-    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), (d / "optim.safetensors").c_str(), "lost optimizer state",
+    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.optim.c_str(), "lost optimizer state",
                          "--reset-optimizer");
     edit(d / "optim.safetensors", [](auto&, auto& m) { m.erase("tensors"); });
-    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), (d / "optim.safetensors").c_str(), "missing tensor",
+    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.optim.c_str(), "missing tensor",
                          "--reset-optimizer");
     CHECK(load_checkpoint(d.path, true).optim_steps == 0);
 
     save_checkpoint(d.path, good_checkpoint());
     edit(d / "optim.safetensors", [](auto&, auto& m) { m.clear(); });
-    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), (d / "optim.safetensors").c_str(), "no 'steps'");
+    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.optim.c_str(), "no 'steps'");
     edit(d / "optim.safetensors", [](auto&, auto& m) { m["steps"] = "abc"; });
-    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), (d / "optim.safetensors").c_str(), "'steps'", "\"abc\" is not an integer");
+    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.optim.c_str(), "'steps'", "\"abc\" is not an integer");
     edit(d / "optim.safetensors", [](auto&, auto& m) { m["steps"] = "-3"; });
-    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), (d / "optim.safetensors").c_str(), "-3 is out of range");
+    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.optim.c_str(), "-3 is out of range");
     edit(d / "optim.safetensors", [](auto&, auto& m) { m["steps"] = "0"; });
     CHECK_ERROR_CONTAINS(load_checkpoint(d.path), "holds optimizer state but its step count is 0");
 
     save_checkpoint(d.path, good_checkpoint());
-    edit(d / "optim.safetensors", [](auto& t, auto&) { t.emplace_back("m.nothing", Tensor::zeros({1})); });
+    edit(d / "optim.safetensors", [](auto& t, auto& m) {
+      t.emplace_back("m.nothing", Tensor::zeros({1}));
+      m["tensors"] = std::to_string(t.size());
+    });
     CHECK_ERROR_CONTAINS(load_checkpoint(d.path), "'m.nothing' names no trainable parameter");
   }
 
@@ -157,19 +164,19 @@ TEST_SUITE("train") {
     Dir d("model");
     save_checkpoint(d.path, good_checkpoint());
     edit(d / "model.safetensors", [](auto&, auto& m) { m["deep_active"] = "yes"; });
-    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), (d / "model.safetensors").c_str(), "'deep_active' is \"yes\"",
+    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.model.c_str(), "'deep_active' is \"yes\"",
                          "expected \"true\" or \"false\"");
     save_checkpoint(d.path, good_checkpoint());
     edit(d / "model.safetensors", [](auto& t, auto&) { t.pop_back(); });
-    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), (d / "model.safetensors").c_str(), "missing tensor");
+    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.model.c_str(), "missing tensor");
     save_checkpoint(d.path, good_checkpoint());
     edit(d / "model.safetensors", [](auto& t, auto&) { t[0].second = Tensor::zeros({3}); });
-    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), (d / "model.safetensors").c_str(), "the config needs");
+    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.model.c_str(), "the config needs");
     save_checkpoint(d.path, good_checkpoint());
     edit(d / "model.safetensors", [](auto&, auto& m) { m["config"] = std::string(100000, '[') + std::string(100000, ']'); });
-    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), (d / "model.safetensors").c_str(), "'config'", "nested deeper");
+    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.model.c_str(), "'config'", "nested deeper");
     edit(d / "model.safetensors", [](auto&, auto& m) { m.erase("config"); });
-    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), (d / "model.safetensors").c_str(), "no 'config'");
+    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.model.c_str(), "no 'config'");
   }
 
   TEST_CASE("checkpoint: state.json is read typed, with ranges, naming the file and key") {
@@ -214,6 +221,6 @@ TEST_SUITE("train") {
     CHECK(checkpoint_path(d.path) == d.path + ".old");
     // both bad: the error names both
     fs::resize_file(d.path + ".old/state.json", 3);
-    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.path.c_str(), (d.path + ".old").c_str(), "unusable");
+    CHECK_ERROR_CONTAINS(load_checkpoint(d.path), d.path.c_str(), d.old.c_str(), "unusable");
   }
 }
