@@ -21,7 +21,8 @@ namespace {
 // which §8 says it should not; they are left out here until it does not.)
 int64_t design_count(const Config& c) {
   int64_t n = 0;
-  for (const NamedTensor& t : Model(c).parameters().all()) {
+  const Model model(c);
+  for (const NamedTensor& t : model.parameters().all()) {
     const bool gmha = c.attention == "gmha";
     if (c.causal && t.name.rfind("cls.", 0) == 0) continue;
     if ((!gmha || c.gmha.group_mlp_hidden == 0) && t.name.find(".attn.group_mlp.") != std::string::npos) continue;
