@@ -42,8 +42,8 @@ namespace {
 // 5: " prefix, and cut: the "last read" part quotes the token, which can be megabytes long.
 std::string short_message(const char* what) {
   std::string s(what);
-  size_t colon = s.find(": ");
-  if (s.rfind("[json.exception.", 0) == 0 && colon != std::string::npos) s = s.substr(colon + 2);
+  if (s.rfind("[json.exception.", 0) == 0 && s.find("] ") != std::string::npos) s = s.substr(s.find("] ") + 2);
+  if (s.rfind("parse error", 0) == 0 && s.find(": ") != std::string::npos) s = s.substr(s.find(": ") + 2);
   if (s.size() > 200) s = s.substr(0, 200) + "...";
   return s;
 }
