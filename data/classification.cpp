@@ -7,6 +7,7 @@
 #include "data/rng.hpp"
 #include "data/shard.hpp"
 #include "engine/error.hpp"
+#include "engine/json.hpp"
 
 namespace dasg::data {
 
@@ -45,18 +46,10 @@ void write_classification_info(const std::string& dir, const std::string& name, 
 
 ClassificationInfo read_classification_info(const std::string& dir, const std::string& name) {
   std::string path = (fs::path(dir) / (name + ".json")).string();
-  std::ifstream f(path);
-  DASG_CHECK(f.good(), path, ": cannot open");
-  try {
-    nlohmann::json j = nlohmann::json::parse(f);
-    ClassificationInfo info{j.at("T").get<int64_t>(), j.at("vocab_size").get<int64_t>(),
-                            j.at("n_classes").get<int64_t>()};
-    DASG_CHECK(info.T > 0 && info.vocab_size > 0 && info.n_classes >= 2, path, ": T, vocab_size must be positive "
-               "and n_classes >= 2: ", j.dump());
-    return info;
-  } catch (const nlohmann::json::exception& e) {
-    DASG_FAIL(path, ": malformed: ", e.what());
-  }
+  const nlohmann::json j = read_json_file(path);
+  ClassificationInfo info{json_int(j, "T", path, 1, INT32_MAX), json_int(j, "vocab_size", path, 1, 65536),
+                          json_int(j, "n_classes", path, 2, 65536)};
+  return info;
 }
 
 ClassificationSet read_classification(const std::string& dir, const std::string& name, const std::string& split,
@@ -111,19 +104,15 @@ nlohmann::json ClassLoader::state() const {
 }
 
 void ClassLoader::restore(const nlohmann::json& st) {
-  try {
-    DASG_CHECK(st.at("seed").get<uint64_t>() == seed_ && st.at("shuffle").get<bool>() == shuffle_ &&
-                   st.at("B").get<int64_t>() == B_ && st.at("size").get<int64_t>() == set_.size(),
-               "ClassLoader: state ", st.dump(), " was saved for other options (seed ", seed_, ", shuffle ",
-               shuffle_, ", B ", B_, ", size ", set_.size(), ")");
-    int64_t epoch = st.at("epoch").get<int64_t>(), pos = st.at("pos").get<int64_t>();
-    DASG_CHECK(epoch >= 0 && pos >= 0 && pos < set_.size(), "ClassLoader: state position out of range: ", st.dump());
-    epoch_ = epoch;
-    pos_ = pos;
-    start_epoch();
-  } catch (const nlohmann::json::exception& e) {
-    DASG_FAIL("ClassLoader: malformed state ", st.dump(), ": ", e.what());
-  }
+  const std::string where = "ClassLoader state";
+  DASG_CHECK(json_uint(st, "seed", where) == seed_ && json_bool(st, "shuffle", where) == shuffle_ &&
+                 json_int(st, "B", where) == B_ && json_int(st, "size", where) == set_.size(),
+             "ClassLoader: state ", json_excerpt(st, 200), " was saved for other options (seed ", seed_, ", shuffle ",
+             shuffle_, ", B ", B_, ", size ", set_.size(), ")");
+  const int64_t epoch = json_int(st, "epoch", where, 0, INT64_MAX), pos = json_int(st, "pos", where, 0, set_.size() - 1);
+  epoch_ = epoch;
+  pos_ = pos;
+  start_epoch();
 }
 
 }  // namespace dasg::data

@@ -157,6 +157,12 @@ TokenizeSummary tokenize_files(const std::vector<std::string>& files, Tokenizer&
   }
   if (!train.buf.empty()) train.flush();
   if (!val.buf.empty()) val.flush();
+  DASG_CHECK(train.total > 0, "tokenize: the train split got no tokens (", sum.documents, " documents, ",
+             sum.val_documents, " of them for validation); give more text or a smaller --val-fraction");
+  if (val.total == 0 && opt.val_fraction > 0)
+    std::fprintf(stderr, "tokenize: warning: the val split got no tokens (%lld documents x val fraction %g < 1 "
+                 "document); `dasg train` on %s will need --eval-every 0 --no-val\n",
+                 (long long)sum.documents, opt.val_fraction, out_dir.c_str());
   sum.train_tokens = train.total;
   sum.val_tokens = val.total;
   sum.shards = train.paths;

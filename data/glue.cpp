@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "data/corpus.hpp"
+#include "data/utf8.hpp"
 #include "engine/error.hpp"
 
 namespace dasg::data {
@@ -32,11 +33,15 @@ static std::string_view trim(std::string_view s) {
 }
 
 ClassificationSet read_glue(const std::string& path, GlueTask task, Tokenizer& tok, int64_t T) {
+  return parse_glue(read_text_file(path), path, task, tok, T);
+}
+
+ClassificationSet parse_glue(std::string_view text, const std::string& path, GlueTask task, Tokenizer& tok, int64_t T) {
   const bool pair = task == GlueTask::mrpc;
   const char* header = pair ? "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String" : "sentence\tlabel";
   const size_t n_fields = pair ? 5 : 2;
   DASG_CHECK(T >= (pair ? 3 : 1), path, ": T=", T, " is too short for this task");
-  std::string text = read_text_file(path);
+  check_utf8(text, path);
   std::string_view rest(text);
   if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);  // MRPC's UTF-8 BOM
   int32_t sep = tok.eot() >= 0 ? tok.eot() : int32_t('\n');

@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "data/classification.hpp"
 #include "data/tokenizer.hpp"
@@ -22,5 +23,7 @@ GlueTask parse_glue_task(const std::string& name);  // "sst2" or "mrpc"
 
 // Bad files throw dasg::Error naming the file and line.
 ClassificationSet read_glue(const std::string& path, GlueTask task, Tokenizer& tok, int64_t T);
+// The same on a file's text (checked to be UTF-8); `path` names it in errors.
+ClassificationSet parse_glue(std::string_view text, const std::string& path, GlueTask task, Tokenizer& tok, int64_t T);
 
 }  // namespace dasg::data

@@ -2,15 +2,18 @@
 // 1. pre-tokenise the text into words with GPT-2's pattern (hand-written below);
 // 2. map each byte of a word to its token (the byte↔unicode table makes every byte a
 //    printable character, e.g. ' ' -> 'Ġ');
-// 3. repeatedly merge the adjacent pair with the lowest rank in vocab.bpe.
-// Words repeat a lot in text, so the result of step 3 is cached per word.
+// 3. repeatedly merge the adjacent pair with the lowest rank in vocab.bpe (data/bpe_merges.hpp:
+//    O(n log n) in the word's length, so a long run without spaces cannot hang it).
+// Words repeat a lot in text, so the result of step 3 is cached per (short) word.
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "data/bpe_merges.hpp"
 #include "data/tokenizer.hpp"
 #include "data/utf8.hpp"
 #include "engine/error.hpp"
+#include "engine/json.hpp"
 
 namespace dasg::data {
 
@@ -88,15 +91,13 @@ static void byte_to_unicode(uint32_t table[256]) {
   }
 }
 
-Gpt2Tokenizer::Gpt2Tokenizer(const std::string& dir) {
-  std::string enc_path = dir + "/encoder.json", bpe_path = dir + "/vocab.bpe";
-  std::string text = read_file(enc_path);
-  nlohmann::json enc;
-  try {
-    enc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    DASG_FAIL(enc_path, ": malformed JSON at byte offset ", e.byte, ": ", e.what());
-  }
+Gpt2Tokenizer::Gpt2Tokenizer(const std::string& dir)
+    : Gpt2Tokenizer(read_file(dir + "/encoder.json"), read_file(dir + "/vocab.bpe"), dir + "/encoder.json",
+                    dir + "/vocab.bpe") {}
+
+Gpt2Tokenizer::Gpt2Tokenizer(std::string_view encoder_json, std::string_view vocab_bpe, const std::string& enc_path,
+                             const std::string& bpe_path) {
+  const nlohmann::json enc = parse_json(encoder_json, enc_path);
   DASG_CHECK(enc.is_object() && !enc.empty(), enc_path, ": expected a JSON object mapping token strings to ids");
 
   // id -> token string, checked: ids are 0..n-1, each once
@@ -105,7 +106,7 @@ Gpt2Tokenizer::Gpt2Tokenizer(const std::string& dir) {
   std::vector<bool> seen(static_cast<size_t>(n), false);
   std::unordered_map<std::string, int32_t> id_of;
   for (auto it = enc.begin(); it != enc.end(); ++it) {
-    DASG_CHECK(it.value().is_number_integer(), enc_path, ": token \"", it.key(), "\" maps to ", it.value().dump(),
+    DASG_CHECK(it.value().is_number_integer(), enc_path, ": token \"", it.key(), "\" maps to ", json_excerpt(it.value()),
                "; expected an integer id");
     int64_t id = it.value().get<int64_t>();
     DASG_CHECK(id >= 0 && id < n && !seen[size_t(id)], enc_path, ": token \"", it.key(), "\" has id ", id,
@@ -148,70 +149,74 @@ Gpt2Tokenizer::Gpt2Tokenizer(const std::string& dir) {
   DASG_CHECK(e != id_of.end(), enc_path, ": no <|endoftext|> token");
   eot_ = e->second;
 
-  // merges: "left right" per line, rank = order of appearance
-  std::string bpe = read_file(bpe_path);
+  // merges: "left right" per line, rank = order of appearance, checked to be in creation order
+  merges_ = std::make_unique<BpeMerges>(int32_t(n), byte_id_);
+  const std::string_view bpe = vocab_bpe;
   size_t pos = 0;
   int64_t line_no = 0;
-  int32_t rank = 0;
   while (pos < bpe.size()) {
     size_t end = bpe.find('\n', pos);
     if (end == std::string::npos) end = bpe.size();
     std::string_view line(bpe.data() + pos, end - pos);
     pos = end + 1;
     line_no++;
+    if (line.ends_with('\r')) line.remove_suffix(1);
     if (line.empty() || (line_no == 1 && line.rfind("#version", 0) == 0)) continue;
+    const std::string shown(line.substr(0, 80));
     size_t sp = line.find(' ');
     DASG_CHECK(sp != std::string_view::npos && sp > 0 && sp + 1 < line.size() &&
                    line.find(' ', sp + 1) == std::string_view::npos,
-               bpe_path, ":", line_no, ": expected a merge \"left right\", got \"", line, "\"");
+               bpe_path, ":", line_no, ": expected a merge \"left right\", got \"", shown, "\"");
     std::string left(line.substr(0, sp)), right(line.substr(sp + 1));
     auto l = id_of.find(left), r = id_of.find(right), m = id_of.find(left + right);
-    DASG_CHECK(l != id_of.end() && r != id_of.end() && m != id_of.end(), bpe_path, ":", line_no, ": merge \"", line,
+    DASG_CHECK(l != id_of.end() && r != id_of.end() && m != id_of.end(), bpe_path, ":", line_no, ": merge \"", shown,
                "\" uses a token missing from encoder.json");
-    uint64_t key = (uint64_t(uint32_t(l->second)) << 32) | uint32_t(r->second);
-    merges_.emplace(key, Merge{rank++, m->second});
+    std::string why = merges_->add(l->second, r->second, m->second);
+    DASG_CHECK(why.empty(), bpe_path, ":", line_no, ": merge \"", shown, "\": ", why,
+               "; expected the merges in the order training made them");
   }
-  DASG_CHECK(rank > 0, bpe_path, ": no merges");
+  DASG_CHECK(merges_->size() > 0, bpe_path, ": no merges");
+  // Every token but the bytes and the special ones (<|endoftext|>, or text outside the byte
+  // alphabet) must come from a merge: a vocab.bpe cut short leaves tokens no merge makes.
+  int64_t unmade = 0;
+  std::string first;
+  for (int64_t id = 0; id < n; id++) {
+    if (id == eot_ || merges_->reachable(int32_t(id)))
+      continue;
+    bool alphabet = true;  // the token's text is all byte↔unicode characters
+    const std::string& s = token_str[size_t(id)];
+    for (size_t i = 0; i < s.size() && alphabet;) {
+      int len = 0;
+      int32_t cp = utf8_decode(s, i, &len);
+      alphabet = cp >= 0 && u2b.count(uint32_t(cp));
+      i += size_t(cp < 0 ? 1 : len);
+    }
+    if (!alphabet) continue;
+    if (unmade++ == 0) first = s;
+  }
+  DASG_CHECK(unmade == 0, bpe_path, ": ", merges_->size(), " merges make too few tokens: ", unmade,
+             " tokens of ", enc_path, " (the first: \"", first.substr(0, 40), "\") are made by no merge; expected ",
+             merges_->size() + unmade, " merges (is vocab.bpe cut short?)");
 }
+
+Gpt2Tokenizer::~Gpt2Tokenizer() = default;
 
 // ---- encode / decode --------------------------------------------------------------
 
 void Gpt2Tokenizer::bpe(std::string_view word, std::vector<int32_t>& out) {
-  auto hit = cache_.find(word);
-  if (hit != cache_.end()) {
-    out.insert(out.end(), hit->second.begin(), hit->second.end());
-    return;
+  constexpr size_t kCachedWord = 256;  // longer words are rare and would bloat the cache
+  if (word.size() <= kCachedWord) {
+    auto hit = cache_.find(word);
+    if (hit != cache_.end()) {
+      out.insert(out.end(), hit->second.begin(), hit->second.end());
+      return;
+    }
   }
   std::vector<int32_t> parts(word.size());
   for (size_t i = 0; i < word.size(); i++) parts[i] = byte_id_[static_cast<unsigned char>(word[i])];
-  while (parts.size() > 1) {
-    // the adjacent pair with the lowest rank
-    int32_t best_rank = INT32_MAX, best_id = -1;
-    uint64_t best_key = 0;
-    for (size_t i = 0; i + 1 < parts.size(); i++) {
-      uint64_t key = (uint64_t(uint32_t(parts[i])) << 32) | uint32_t(parts[i + 1]);
-      auto m = merges_.find(key);
-      if (m != merges_.end() && m->second.rank < best_rank) {
-        best_rank = m->second.rank;
-        best_id = m->second.id;
-        best_key = key;
-      }
-    }
-    if (best_id < 0) break;
-    // merge every occurrence, left to right
-    int32_t a = int32_t(best_key >> 32), b = int32_t(best_key & 0xFFFFFFFFu);
-    size_t w = 0;
-    for (size_t i = 0; i < parts.size(); i++) {
-      if (i + 1 < parts.size() && parts[i] == a && parts[i + 1] == b) {
-        parts[w++] = best_id;
-        i++;
-      } else {
-        parts[w++] = parts[i];
-      }
-    }
-    parts.resize(w);
-  }
+  merges_->merge(parts);
   out.insert(out.end(), parts.begin(), parts.end());
+  if (word.size() > kCachedWord) return;
   if (cache_.size() > (1u << 20)) cache_.clear();  // bound the memory on huge vocabularies of words
   cache_.emplace(std::string(word), std::move(parts));
 }

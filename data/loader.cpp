@@ -5,6 +5,7 @@
 
 #include "data/rng.hpp"
 #include "engine/error.hpp"
+#include "engine/json.hpp"
 
 namespace dasg::data {
 
@@ -94,23 +95,16 @@ nlohmann::json TokenLoader::state() const {
 }
 
 void TokenLoader::restore(const nlohmann::json& st) {
-  int64_t epoch = 0, shard = 0, sample = 0;
-  std::string file;
-  try {
-    DASG_CHECK(st.at("split").get<std::string>() == split_ && st.at("seed").get<uint64_t>() == opt_.seed &&
-                   st.at("shuffle").get<bool>() == opt_.shuffle && st.at("B").get<int64_t>() == opt_.B &&
-                   st.at("T").get<int64_t>() == opt_.T && st.at("num_shards").get<size_t>() == shards_.size(),
-               "loader: state ", st.dump(), " was saved for other options (split ", split_, ", seed ", opt_.seed,
-               ", shuffle ", opt_.shuffle, ", B ", opt_.B, ", T ", opt_.T, ", ", shards_.size(), " shards)");
-    epoch = st.at("epoch").get<int64_t>();
-    shard = st.at("shard").get<int64_t>();
-    sample = st.at("sample").get<int64_t>();
-    file = st.at("shard_file").get<std::string>();
-  } catch (const nlohmann::json::exception& e) {
-    DASG_FAIL("loader: malformed state ", st.dump(), ": ", e.what());
-  }
-  DASG_CHECK(epoch >= 0 && shard >= 0 && shard < int64_t(shards_.size()) && sample >= 0,
-             "loader: state position out of range: ", st.dump());
+  const std::string where = "loader state";
+  DASG_CHECK(json_string(st, "split", where) == split_ && json_uint(st, "seed", where) == opt_.seed &&
+                 json_bool(st, "shuffle", where) == opt_.shuffle && json_int(st, "B", where) == opt_.B &&
+                 json_int(st, "T", where) == opt_.T && json_int(st, "num_shards", where) == int64_t(shards_.size()),
+             "loader: state ", json_excerpt(st, 200), " was saved for other options (split ", split_, ", seed ",
+             opt_.seed, ", shuffle ", opt_.shuffle, ", B ", opt_.B, ", T ", opt_.T, ", ", shards_.size(), " shards)");
+  const int64_t epoch = json_int(st, "epoch", where, 0, INT64_MAX);
+  const int64_t shard = json_int(st, "shard", where, 0, int64_t(shards_.size()) - 1);
+  const int64_t sample = json_int(st, "sample", where, 0, INT64_MAX);
+  const std::string file = json_string(st, "shard_file", where);
   // rebuild the orders at that position, check them, and only then move there
   std::vector<int64_t> shards = shard_order(epoch);
   std::vector<int64_t> samples = sample_order(epoch, shards[size_t(shard)]);
@@ -124,6 +118,17 @@ void TokenLoader::restore(const nlohmann::json& st) {
   sample_pos_ = sample;
   shard_order_ = std::move(shards);
   sample_order_ = std::move(samples);
+}
+
+int64_t check_split(const std::string& dir, const std::string& split, int64_t B, int64_t T, int64_t vocab_size) {
+  try {
+    TokenLoader l(dir, split, LoaderOptions{B, T, vocab_size, 0, false});
+    return l.samples_per_epoch() / B;
+  } catch (const Error& e) {
+    if (split != "val") throw;
+    DASG_FAIL(e.what(), "; a run evaluates on the val split: give it val shards, or train with --eval-every 0 "
+              "--no-val to measure no validation loss");
+  }
 }
 
 ValLoader::ValLoader(const std::string& dir, int64_t B, int64_t T, int64_t vocab_size)

@@ -66,6 +66,13 @@ class TokenLoader {
   std::vector<int64_t> shard_order_, sample_order_;
 };
 
+// The up-front check of a split a run will read, so a run never trains for hours and then fails
+// at its first evaluation: the *_<split>_*.bin shards of dir exist, are valid shards of tokens
+// below vocab_size and hold at least one full batch of B samples of T+1 tokens. Returns the
+// number of full batches. Throws naming dir and the split; for "val" the message says how to run
+// without one (--eval-every 0 --no-val).
+int64_t check_split(const std::string& dir, const std::string& split, int64_t B, int64_t T, int64_t vocab_size);
+
 class ValLoader {
  public:
   ValLoader(const std::string& dir, int64_t B, int64_t T, int64_t vocab_size);

@@ -46,12 +46,17 @@ void write_shard(const std::string& path, std::span<const int32_t> values) {
   write_shard(path, std::span<const uint16_t>(v));
 }
 
-// Checks a mapped shard; returns its value count.
-static int64_t check_shard(const std::string& path, const void* map, int64_t bytes, ShardKind kind, int64_t limit) {
+int64_t check_shard_image(const std::string& path, const void* map, int64_t bytes, ShardKind kind, int64_t limit) {
+  DASG_CHECK(bytes > 0, "shard ", path, ": empty file");
+  DASG_CHECK(bytes >= kShardHeaderBytes, "shard ", path, ": truncated header: the file has ", bytes,
+             " bytes, a shard starts with a ", kShardHeaderBytes, "-byte header");
   const int32_t* header = static_cast<const int32_t*>(map);
   DASG_CHECK(header[0] == kShardMagic, "shard ", path, ": wrong magic ", header[0], " (expected ", kShardMagic, ")");
   DASG_CHECK(header[1] == kShardVersion, "shard ", path, ": wrong version ", header[1], " (expected ", kShardVersion,
              ")");
+  for (int w = 3; w < 256; w++)
+    DASG_CHECK(header[w] == 0, "shard ", path, ": header word ", w, " (byte offset ", 4 * w, ") is ", header[w],
+               "; expected 0 (words 3..255 are reserved; llm.c writes zeros)");
   int64_t count = header[2];
   int64_t expect = kShardHeaderBytes + 2 * count;
   DASG_CHECK(count >= 0 && expect == bytes, "shard ", path, ": size disagrees with the header: it says ", count,
@@ -81,15 +86,13 @@ Shard::Shard(const std::string& path, ShardKind kind, int64_t limit) : path_(pat
   int64_t bytes = int64_t(st.st_size);
   if (bytes < kShardHeaderBytes) {
     ::close(fd);
-    DASG_CHECK(bytes > 0, "shard ", path, ": empty file");
-    DASG_FAIL("shard ", path, ": truncated header: the file has ", bytes, " bytes, a shard starts with a ",
-              kShardHeaderBytes, "-byte header");
+    check_shard_image(path, nullptr, bytes, kind, limit);  // throws: empty or truncated
   }
   void* map = ::mmap(nullptr, size_t(bytes), PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   DASG_CHECK(map != MAP_FAILED, "shard ", path, ": mmap failed: ", std::strerror(errno));
   try {
-    count_ = check_shard(path, map, bytes, kind, limit);
+    count_ = check_shard_image(path, map, bytes, kind, limit);
   } catch (...) {
     ::munmap(map, size_t(bytes));
     throw;

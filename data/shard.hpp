@@ -1,6 +1,7 @@
 // data/shard.hpp — token shards in llm.c's format (DESIGN.md §8):
 //   a header of 256 little-endian int32: [0] = 20240520 (magic), [1] = 1 (version),
-//   [2] = the value count; then that many little-endian uint16 values.
+//   [2] = the value count, [3..255] = 0 (reserved; llm.c writes zeros, and a non-zero one is
+//   rejected: it is a file of another format or version); then that many little-endian uint16 values.
 // The same layout carries token ids (checked < vocab size), class labels (checked
 // 0..C-1) and sequence lengths (checked 1..T). Reading is through mmap and every
 // shard is checked whole when opened; a bad one throws dasg::Error naming the file
@@ -46,6 +47,10 @@ class Shard {
   const uint16_t* values_ = nullptr;
   int64_t count_ = 0;
 };
+
+// Checks a shard's bytes (all of the file, `bytes` long, 4-byte aligned) as Shard does; returns
+// the value count. Shard's constructor and the fuzzer (tests/fuzz/fuzz_shard.cpp) call it.
+int64_t check_shard_image(const std::string& path, const void* image, int64_t bytes, ShardKind kind, int64_t limit);
 
 // The whole shard as int32 values (checked as above).
 std::vector<int32_t> read_shard(const std::string& path, ShardKind kind, int64_t limit);

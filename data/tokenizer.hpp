@@ -34,22 +34,30 @@ class ByteTokenizer : public Tokenizer {
   std::string decode(std::span<const int32_t> ids) const override;
 };
 
+class BpeMerges;
+
 class Gpt2Tokenizer : public Tokenizer {
  public:
   // Reads <dir>/encoder.json and <dir>/vocab.bpe; malformed files throw dasg::Error
-  // naming the file and the byte offset or line.
+  // naming the file and the byte offset or line. vocab.bpe must list merges in creation order
+  // (each input a byte or made earlier, each output made once) and make every token of
+  // encoder.json but the bytes and <|endoftext|> (so a file cut short is refused).
   explicit Gpt2Tokenizer(const std::string& dir);
+  // The same from the two files' contents; the paths name them in errors.
+  Gpt2Tokenizer(std::string_view encoder_json, std::string_view vocab_bpe, const std::string& enc_path,
+                const std::string& bpe_path);
+  ~Gpt2Tokenizer() override;
   std::string name() const override { return "gpt2"; }
   int32_t vocab_size() const override { return int32_t(token_bytes_.size()); }
   int32_t eot() const override { return eot_; }
   // Not thread-safe: it fills a per-word cache. Invalid UTF-8 throws with the byte offset.
   void encode(std::string_view text, std::vector<int32_t>& out) override;
   std::string decode(std::span<const int32_t> ids) const override;
+  // The merge table and each byte's token (tests compare the two merge loops with them).
+  BpeMerges& merges() { return *merges_; }
+  int32_t byte_token(unsigned char b) const { return byte_id_[b]; }
 
  private:
-  struct Merge {
-    int32_t rank, id;
-  };
   struct StringHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
@@ -59,7 +67,7 @@ class Gpt2Tokenizer : public Tokenizer {
   int32_t eot_ = -1;
   int32_t byte_id_[256];                           // token of each single byte
   std::vector<std::string> token_bytes_;           // id -> the bytes it stands for
-  std::unordered_map<uint64_t, Merge> merges_;     // (left id << 32 | right id) -> merge
+  std::unique_ptr<BpeMerges> merges_;
   std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache_;
 };
 

@@ -2,17 +2,21 @@
 #include "model/config.hpp"
 
 #include <cmath>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "engine/error.hpp"
+#include "engine/json.hpp"
 
 namespace dasg {
 
 namespace {
 
 using nlohmann::json;
+
+// An integer that fits int64 (nlohmann stores 2^63..2^64-1 as unsigned; get<int64_t> would wrap).
+bool is_int64(const json& v) {
+  return v.is_number_integer() && !(v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX));
+}
 
 // Reads the fields of one JSON object, remembering which keys it used, so that finish() can
 // reject the rest as unknown. `prefix` is the object's path ("" or "moe.") for messages.
@@ -27,25 +31,25 @@ class ObjectReader {
 
   void read(const char* key, int64_t& out) {
     if (const json* v = take(key)) {
-      DASG_CHECK(v->is_number_integer(), "config: ", prefix_, key, " is ", v->dump(), "; expected an integer");
+      DASG_CHECK(is_int64(*v), "config: ", prefix_, key, " is ", json_excerpt(*v), "; expected an integer");
       out = v->get<int64_t>();
     }
   }
   void read(const char* key, double& out) {
     if (const json* v = take(key)) {
-      DASG_CHECK(v->is_number(), "config: ", prefix_, key, " is ", v->dump(), "; expected a number");
+      DASG_CHECK(v->is_number(), "config: ", prefix_, key, " is ", json_excerpt(*v), "; expected a number");
       out = v->get<double>();
     }
   }
   void read(const char* key, bool& out) {
     if (const json* v = take(key)) {
-      DASG_CHECK(v->is_boolean(), "config: ", prefix_, key, " is ", v->dump(), "; expected true or false");
+      DASG_CHECK(v->is_boolean(), "config: ", prefix_, key, " is ", json_excerpt(*v), "; expected true or false");
       out = v->get<bool>();
     }
   }
   void read(const char* key, std::string& out) {
     if (const json* v = take(key)) {
-      DASG_CHECK(v->is_string(), "config: ", prefix_, key, " is ", v->dump(), "; expected a string");
+      DASG_CHECK(v->is_string(), "config: ", prefix_, key, " is ", json_excerpt(*v), "; expected a string");
       out = v->get<std::string>();
     }
   }
@@ -56,7 +60,7 @@ class ObjectReader {
         out.reset();
         return;
       }
-      DASG_CHECK(v->is_number_integer(), "config: ", prefix_, key, " is ", v->dump(), "; expected an integer or null");
+      DASG_CHECK(is_int64(*v), "config: ", prefix_, key, " is ", json_excerpt(*v), "; expected an integer or null");
       out = v->get<int64_t>();
     }
   }
@@ -86,6 +90,11 @@ void check_positive(const char* key, int64_t v) {
   DASG_CHECK(v >= 1, "config: ", key, " = ", v, "; expected >= 1");
 }
 
+// A size field: 1 <= v <= its ceiling (see config.hpp, "Size limits").
+void check_size(const char* key, int64_t v, int64_t max) {
+  DASG_CHECK(v >= 1 && v <= max, "config: ", key, " = ", v, "; expected 1 <= ", key, " <= ", max);
+}
+
 void check_unit(const char* key, double v, bool right_open) {
   DASG_CHECK(v >= 0 && (right_open ? v < 1 : v <= 1), "config: ", key, " = ", v, "; expected in [0, 1",
              right_open ? ")" : "]");
@@ -101,6 +110,8 @@ Config Config::from_json(const json& j) {
   r.read("d_model", c.d_model);
   r.read("n_layer", c.n_layer);
   r.read("n_head", c.n_head);
+  check_size("d_model", c.d_model, kMaxWidth);  // before the derived sizes multiply it
+  check_size("max_seq_len", c.max_seq_len, kMaxSeqLen);
   c.d_ff = 4 * c.d_model;
   r.read("d_ff", c.d_ff);
   r.read("dropout", c.dropout);
@@ -111,7 +122,7 @@ Config Config::from_json(const json& j) {
 
   ObjectReader g = r.nested("gmha");
   g.read("groups", c.gmha.groups);
-  check_positive("gmha.groups", c.gmha.groups);
+  check_size("gmha.groups", c.gmha.groups, c.max_seq_len);
   c.gmha.window = c.max_seq_len / c.gmha.groups;
   g.read("window", c.gmha.window);
   c.gmha.group_mlp_hidden = c.d_model / 8;
@@ -124,6 +135,7 @@ Config Config::from_json(const json& j) {
   m.read("n_deep", c.moe.n_deep);
   c.moe.d_ff = 2 * c.d_model;
   m.read("d_ff", c.moe.d_ff);
+  check_size("moe.d_ff", c.moe.d_ff, kMaxHidden);
   c.moe.d_ff_deep = c.moe.d_ff;
   m.read("d_ff_deep", c.moe.d_ff_deep);
   m.read("top_k", c.moe.top_k);
@@ -166,37 +178,39 @@ Config Config::from_json(const json& j) {
 }
 
 void Config::validate() const {
-  check_positive("vocab_size", vocab_size);
-  check_positive("max_seq_len", max_seq_len);
-  check_positive("d_model", d_model);
-  check_positive("n_layer", n_layer);
-  check_positive("n_head", n_head);
-  check_positive("d_ff", d_ff);
+  check_size("vocab_size", vocab_size, kMaxVocab);
+  check_size("max_seq_len", max_seq_len, kMaxSeqLen);
+  check_size("d_model", d_model, kMaxWidth);
+  check_size("n_layer", n_layer, kMaxLayers);
+  check_size("n_head", n_head, d_model);
+  check_size("d_ff", d_ff, kMaxHidden);
   DASG_CHECK(d_model % n_head == 0, "config: n_head = ", n_head, " does not divide d_model = ", d_model);
   check_unit("dropout", dropout, true);
-  DASG_CHECK(n_classes >= 2, "config: n_classes = ", n_classes, "; expected >= 2");
+  DASG_CHECK(n_classes >= 2 && n_classes <= kMaxVocab, "config: n_classes = ", n_classes, "; expected 2 <= n_classes <= ",
+             kMaxVocab);
   DASG_CHECK(attention == "gmha" || attention == "full" || attention == "local", "config: attention = \"", attention,
              "\"; expected \"gmha\", \"full\" or \"local\"");
   DASG_CHECK(ffn == "dasg" || ffn == "dense" || ffn == "switch" || ffn == "dsmoe", "config: ffn = \"", ffn,
              "\"; expected \"dasg\", \"dense\", \"switch\" or \"dsmoe\"");
 
-  check_positive("gmha.groups", gmha.groups);
+  check_size("gmha.groups", gmha.groups, max_seq_len);
   DASG_CHECK(max_seq_len % gmha.groups == 0, "config: gmha.groups = ", gmha.groups, " does not divide max_seq_len = ",
              max_seq_len);
   DASG_CHECK(gmha.window >= 1 && gmha.window <= group_len(), "config: gmha.window = ", gmha.window,
              "; expected 1 <= window <= L = max_seq_len / groups = ", group_len());
-  DASG_CHECK(gmha.group_mlp_hidden >= 0, "config: gmha.group_mlp_hidden = ", gmha.group_mlp_hidden,
-             "; expected >= 0 (0: off)");
+  DASG_CHECK(gmha.group_mlp_hidden >= 0 && gmha.group_mlp_hidden <= kMaxHidden, "config: gmha.group_mlp_hidden = ",
+             gmha.group_mlp_hidden, "; expected 0 <= group_mlp_hidden <= ", kMaxHidden, " (0: off)");
 
-  check_positive("moe.n_shallow", moe.n_shallow);
-  check_positive("moe.n_deep", moe.n_deep);
-  check_positive("moe.d_ff", moe.d_ff);
-  check_positive("moe.d_ff_deep", moe.d_ff_deep);
+  check_size("moe.n_shallow", moe.n_shallow, kMaxExperts);
+  check_size("moe.n_deep", moe.n_deep, kMaxExperts);
+  check_size("moe.d_ff", moe.d_ff, kMaxHidden);
+  check_size("moe.d_ff_deep", moe.d_ff_deep, kMaxHidden);
   check_positive("moe.top_k", moe.top_k);
   DASG_CHECK(moe.top_k <= moe.n_shallow, "config: moe.top_k = ", moe.top_k, " is larger than moe.n_shallow = ",
              moe.n_shallow);
   DASG_CHECK(moe.top_k <= moe.n_deep, "config: moe.top_k = ", moe.top_k, " is larger than moe.n_deep = ", moe.n_deep);
-  DASG_CHECK(moe.n_shared >= 0, "config: moe.n_shared = ", moe.n_shared, "; expected >= 0");
+  DASG_CHECK(moe.n_shared >= 0 && moe.n_shared <= kMaxExperts, "config: moe.n_shared = ", moe.n_shared,
+             "; expected 0 <= n_shared <= ", kMaxExperts);
   DASG_CHECK(moe.balance_coef >= 0, "config: moe.balance_coef = ", moe.balance_coef, "; expected >= 0");
   DASG_CHECK(moe.z_coef >= 0, "config: moe.z_coef = ", moe.z_coef, "; expected >= 0");
   DASG_CHECK(moe.capacity_factor > 0, "config: moe.capacity_factor = ", moe.capacity_factor, "; expected > 0");
@@ -218,7 +232,7 @@ void Config::validate() const {
   DASG_CHECK(!dsse.transfer_step || *dsse.transfer_step >= 0, "config: dsse.transfer_step = ", *dsse.transfer_step,
              "; expected >= 0 or null");
 
-  check_positive("dsmoe.blocks", dsmoe.blocks);
+  check_size("dsmoe.blocks", dsmoe.blocks, d_ff);
   DASG_CHECK(d_ff % dsmoe.blocks == 0, "config: dsmoe.blocks = ", dsmoe.blocks, " does not divide d_ff = ", d_ff);
   check_unit("dsmoe.threshold", dsmoe.threshold, true);
   DASG_CHECK(dsmoe.sparsity_coef >= 0, "config: dsmoe.sparsity_coef = ", dsmoe.sparsity_coef, "; expected >= 0");
@@ -228,23 +242,12 @@ int64_t Config::dsse_transfer_step(int64_t total_steps) const {
   return dsse.transfer_step ? *dsse.transfer_step : (int64_t)std::llround(dsse.transfer_fraction * (double)total_steps);
 }
 
-Config Config::parse(const std::string& text) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    DASG_FAIL("config: not valid JSON: ", e.what());
-  }
-  return from_json(j);
-}
+Config Config::parse(const std::string& text) { return from_json(parse_json(text, "config")); }
 
 Config Config::load(const std::string& path) {
-  std::ifstream in(path);
-  DASG_CHECK(in, "config: cannot open '", path, "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
+  json j = read_json_file(path);
   try {
-    return parse(ss.str());
+    return from_json(j);
   } catch (const Error& e) {
     DASG_FAIL(path, ": ", e.what());
   }

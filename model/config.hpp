@@ -5,6 +5,12 @@
 // the member initialisers below are those values for the default sizes, so Config{} is valid.
 // Unknown keys (nested ones too), wrong types and out-of-range values throw dasg::Error naming
 // the key, e.g. "config: moe.top_k = 9 is larger than moe.n_shallow = 8".
+//
+// Size limits: every size field has a ceiling (below), so no size computation derived from a
+// config can overflow int64 unchecked, and a config with 10^6 experts or 10^7 layers is refused
+// by `dasg config --check` rather than by the kernel's OOM killer. The ceilings are far above any
+// model this engine trains; model/config_size.hpp counts parameters with checked arithmetic and
+// estimates a run's memory against the machine's.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -13,6 +19,13 @@
 #include <nlohmann/json.hpp>
 
 namespace dasg {
+
+constexpr int64_t kMaxVocab = int64_t(1) << 24;   // vocab_size, n_classes
+constexpr int64_t kMaxSeqLen = int64_t(1) << 20;  // max_seq_len
+constexpr int64_t kMaxWidth = int64_t(1) << 20;   // d_model
+constexpr int64_t kMaxHidden = int64_t(1) << 22;  // d_ff, moe.d_ff, moe.d_ff_deep, gmha.group_mlp_hidden
+constexpr int64_t kMaxLayers = 1024;              // n_layer
+constexpr int64_t kMaxExperts = 4096;             // moe.n_shallow, moe.n_deep, moe.n_shared
 
 struct GmhaConfig {
   int64_t groups = 16;
@@ -87,8 +100,9 @@ struct Config {
 
   // Reads a JSON object; absent keys take their defaults. Throws dasg::Error naming the key.
   static Config from_json(const nlohmann::json& j);
-  static Config parse(const std::string& text);   // JSON text
-  static Config load(const std::string& path);    // a JSON file; errors name the file
+  // JSON text (nesting depth limited, engine/json.hpp); errors start "config: ".
+  static Config parse(const std::string& text);
+  static Config load(const std::string& path);  // a JSON file; errors name the file
   // Every field, derived ones resolved (dsse.transfer_step is null when unset).
   nlohmann::json to_json() const;
   // Re-checks every constraint (from_json calls it; call it after editing fields in code).

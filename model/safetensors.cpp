@@ -4,12 +4,16 @@
 #include "model/safetensors.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 
 #include <nlohmann/json.hpp>
+
+#include "engine/json.hpp"
+#include "model/safetensors_layout.hpp"
 
 namespace dasg {
 
@@ -37,7 +41,22 @@ bool SafetensorsFile::contains(const std::string& name) const {
 const Tensor& SafetensorsFile::at(const std::string& name) const {
   for (const auto& [n, t] : tensors)
     if (n == name) return t;
-  DASG_FAIL("safetensors: no tensor named '", name, "' (the file holds ", tensors.size(), " tensors)");
+  DASG_FAIL("safetensors: ", path.empty() ? std::string() : path + ": ", "no tensor named '", name, "' (the file holds ",
+            tensors.size(), " tensors)");
+}
+
+bool SafetensorsFile::metadata_flag(const std::string& key, bool absent) const {
+  auto it = metadata.find(key);
+  if (it == metadata.end()) return absent;
+  DASG_CHECK(it->second == "true" || it->second == "false", path, ": __metadata__ '", key, "' is \"",
+             it->second.substr(0, 40), "\"; expected \"true\" or \"false\"");
+  return it->second == "true";
+}
+
+int64_t SafetensorsFile::metadata_int(const std::string& key, int64_t lo, int64_t hi) const {
+  auto it = metadata.find(key);
+  DASG_CHECK(it != metadata.end(), path, ": __metadata__ has no '", key, "'; expected an integer in [", lo, ", ", hi, "]");
+  return parse_int(it->second, path + ": __metadata__ '" + key + "'", lo, hi);
 }
 
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
@@ -77,84 +96,32 @@ SafetensorsFile read_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   DASG_CHECK(in, "read_safetensors: cannot open '", path, "'");
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::string where = "read_safetensors: " + path + ": ";
-  DASG_CHECK(bytes.size() >= 8, where, "truncated: ", bytes.size(), " bytes, shorter than the 8-byte header length");
-  uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= (uint64_t)(unsigned char)bytes[i] << (8 * i);
-  DASG_CHECK(n <= bytes.size() - 8, where, "header length ", n, " goes beyond the file (", bytes.size(), " bytes)");
-  json header;
-  try {
-    header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + (std::ptrdiff_t)n);
-  } catch (const json::parse_error& e) {
-    DASG_FAIL(where, "the header is not valid JSON: ", e.what());
-  }
-  DASG_CHECK(header.is_object(), where, "the header is ", header.type_name(), "; expected a JSON object");
-  const char* data = bytes.data() + 8 + n;
-  const uint64_t data_size = bytes.size() - 8 - n;
-
+  const SafetensorsLayout layout = parse_safetensors_layout(bytes, path);
   SafetensorsFile file;
-  struct Span {
-    uint64_t begin, end;
-    std::string name;
-    size_t index;  // into file.tensors
-  };
-  std::vector<Span> spans;
-  for (auto it = header.begin(); it != header.end(); ++it) {
-    const std::string& name = it.key();
-    const json& e = it.value();
-    if (name == "__metadata__") {
-      DASG_CHECK(e.is_object(), where, "__metadata__ is ", e.type_name(), "; expected an object of strings");
-      for (auto m = e.begin(); m != e.end(); ++m) {
-        DASG_CHECK(m.value().is_string(), where, "__metadata__ value of '", m.key(), "' is not a string");
-        file.metadata[m.key()] = m.value().get<std::string>();
-      }
-      continue;
-    }
-    const std::string what = where + "tensor '" + name + "': ";
-    DASG_CHECK(e.is_object() && e.contains("dtype") && e.contains("shape") && e.contains("data_offsets"), what,
-               "expected an object with dtype, shape and data_offsets, got ", e.dump());
-    const json &jd = e["dtype"], &js = e["shape"], &jo = e["data_offsets"];
-    DASG_CHECK(jd.is_string(), what, "dtype ", jd.dump(), " is not a string");
-    const std::string ds = jd.get<std::string>();
-    DType dtype;
-    if (ds == "F32") dtype = DType::f32;
-    else if (ds == "F64") dtype = DType::f64;
-    else if (ds == "I32") dtype = DType::i32;
-    else DASG_FAIL(what, "unknown dtype \"", ds, "\"; expected F32, F64 or I32");
-    DASG_CHECK(js.is_array() && js.size() <= (size_t)kMaxDims, what, "shape ", js.dump(),
-               " is not an array of at most ", kMaxDims, " sizes");
-    Shape shape;
-    for (const json& d : js) {
-      DASG_CHECK(d.is_number_unsigned(), what, "shape ", js.dump(), " holds a non-integer or negative size");
-      shape.push_back(d.get<int64_t>());
-    }
-    DASG_CHECK(jo.is_array() && jo.size() == 2 && jo[0].is_number_unsigned() && jo[1].is_number_unsigned(), what,
-               "data_offsets ", jo.dump(), " is not a pair of non-negative integers");
-    const uint64_t begin = jo[0].get<uint64_t>(), end = jo[1].get<uint64_t>();
-    DASG_CHECK(begin <= end && end <= data_size, what, "data_offsets [", begin, ", ", end,
-               "] out of range; the data part holds ", data_size, " bytes");
-    const uint64_t want = (uint64_t)numel(shape) * dtype_size(dtype);
-    DASG_CHECK(end - begin == want, what, "shape ", shape_str(shape), " of ", ds, " needs ", want, " bytes but data_offsets span ",
-               end - begin);
-    Tensor t = Tensor::empty(shape, dtype);
-    if (want) std::memcpy(t.raw_data(), data + begin, want);
-    file.tensors.emplace_back(name, t);
-    spans.push_back({begin, end, name, file.tensors.size() - 1});
+  file.path = path;
+  file.metadata = layout.metadata;
+  const char* data = bytes.data() + layout.data_offset;
+  for (const SafetensorsEntry& e : layout.entries) {
+    Tensor t = Tensor::empty(e.shape, e.dtype);
+    if (e.end > e.begin) std::memcpy(t.raw_data(), data + e.begin, e.end - e.begin);
+    file.tensors.emplace_back(e.name, t);
   }
-  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin || (a.begin == b.begin && a.end < b.end); });
-  uint64_t at = 0;
-  for (const Span& s : spans) {
-    DASG_CHECK(s.begin >= at, where, "tensor '", s.name, "' overlaps the tensor before it (starts at byte ", s.begin,
-               ", the previous ends at ", at, ")");
-    DASG_CHECK(s.begin == at, where, "gap in the data before tensor '", s.name, "' (bytes ", at, " to ", s.begin, ")");
-    at = s.end;
-  }
-  DASG_CHECK(at == data_size, where, "the data part holds ", data_size, " bytes but the tensors cover ", at);
-  // Data order, as written.
-  std::vector<std::pair<std::string, Tensor>> ordered;
-  for (const Span& s : spans) ordered.push_back(file.tensors[s.index]);
-  file.tensors = std::move(ordered);
   return file;
+}
+
+void check_all_finite(const std::vector<std::pair<std::string, Tensor>>& tensors, const std::string& path) {
+  for (const auto& [name, t0] : tensors) {
+    if (!is_floating(t0.dtype())) continue;
+    const Tensor t = t0.to(kCPU);
+    const int64_t n = t.numel();
+    auto check = [&](auto* p) {
+      for (int64_t i = 0; i < n; ++i)
+        DASG_CHECK(std::isfinite(p[i]), path, ": tensor '", name, "' holds a non-finite value (", (double)p[i],
+                   ") at element ", i, "; expected finite values");
+    };
+    if (t.dtype() == DType::f32) check(static_cast<const float*>(t.raw_data()));
+    else if (t.dtype() == DType::f64) check(static_cast<const double*>(t.raw_data()));
+  }
 }
 
 }  // namespace dasg

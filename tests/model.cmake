@@ -6,3 +6,7 @@ file(GLOB DASG_TEST_MODEL_SRC CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/test_m
 add_executable(test_model ${DASG_TEST_MODEL_SRC})
 target_link_libraries(test_model PRIVATE dasg_model dasg_data dasg_train dasg_test_main)
 doctest_discover_tests(test_model WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+# The fuzz targets (tests/fuzz/fuzz_*.cpp) replay their committed inputs in test_model too
+# (test_model_fuzz_inputs.cpp); libFuzzer builds them separately (tests/fuzz.sh).
+file(GLOB DASG_FUZZ_TARGET_SRC CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_*.cpp)
+target_sources(test_model PRIVATE ${DASG_FUZZ_TARGET_SRC})

@@ -5,8 +5,11 @@
 #   2. build-emu-asan/ the CUDA sources compiled against the emulator, under AddressSanitizer and
 #                      UndefinedBehaviorSanitizer, running the emulator's own tests and every
 #                      `parity:` test (DESIGN.md §10): the kernels', and the whole model trained
-#                      on CUDA(0) against the CPU (tests/test_device_train.cpp).
-# Usage: tests/run.sh            (JOBS=N to change the build parallelism; default: all cores)
+#                      on CUDA(0) against the CPU (tests/test_device_train.cpp);
+#   3. build-fuzz/     the libFuzzer targets of every parser of untrusted input (tests/fuzz.sh),
+#                      each fuzzed for FUZZ_SECONDS (default 20) from its committed corpus.
+# Usage: tests/run.sh            (JOBS=N to change the build parallelism; default: all cores;
+#                                 FUZZ_SECONDS=0 skips the fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
@@ -25,4 +28,10 @@ if [ -f engine/cuda/emulator/CMakeLists.txt ]; then
   cmake --build build-emu-asan -j "$JOBS" --target test_cuda_emulator test_diag_overrun test_device_train \
         $(cmake --build build-emu-asan --target help | grep -o 'test_parity[a-z_]*' | sort -u)
   ctest --test-dir build-emu-asan -j "$JOBS" --output-on-failure -R '^(emulator|parity):'
+fi
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+  echo "== build-fuzz/: every parser fuzzed for ${FUZZ_SECONDS}s (libFuzzer, ASan+UBSan)"
+  JOBS="$JOBS" tests/fuzz.sh "$FUZZ_SECONDS"
 fi

@@ -2,6 +2,8 @@
 // way a shard can be bad.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -114,6 +116,31 @@ TEST_SUITE("data: shards") {
 
     CHECK_THROWS_WITH_AS(Shard(dir / "missing.bin", ShardKind::tokens, 256),
                          dasg_test::has(dir / "missing.bin" + ": cannot open"), dasg::Error);
+  }
+
+  TEST_CASE("data: reserved header words 3..255 must be zero, as llm.c writes them") {
+    TempDir dir;
+    std::string p = dir / "reserved.bin";
+    for (int word : {3, 100, 255}) {
+      std::string bytes = shard_bytes(20240520, 1, 2, {1, 2});
+      bytes[size_t(4 * word)] = 7;
+      dasg_test::write_file(p, bytes);
+      CHECK_THROWS_WITH_AS(Shard(p, ShardKind::tokens, 256),
+                           dasg_test::has(p + ": header word " + std::to_string(word) + " (byte offset " +
+                                          std::to_string(4 * word) + ") is 7; expected 0"),
+                           dasg::Error);
+    }
+    dasg_test::write_file(p, shard_bytes(20240520, 1, 2, {1, 2}));
+    CHECK(Shard(p, ShardKind::tokens, 256).size() == 2);
+  }
+
+  TEST_CASE("data: a directory named like a shard is not a shard") {
+    TempDir dir;
+    std::filesystem::create_directories(dir / "x_val_000000.bin");
+    CHECK_THROWS_WITH_AS(list_shards(dir.str(), "val"), dasg_test::has("no *_val_*.bin files in " + dir.str()),
+                         dasg::Error);
+    CHECK_THROWS_WITH_AS(Shard(dir / "x_val_000000.bin", ShardKind::tokens, 256), dasg_test::has("not a regular file"),
+                         dasg::Error);
   }
 
   TEST_CASE("data: shard listing by split") {

@@ -2,6 +2,7 @@
 // errors on malformed files (each naming the file and the fault).
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -72,7 +73,7 @@ TEST_SUITE("model") {
     write_raw(path, ok, data, 1000);
     CHECK_ERROR_CONTAINS(read_safetensors(path), path.c_str(), "header length 1000", "beyond");
     write_raw(path, "{\"t\": [", data);
-    CHECK_ERROR_CONTAINS(read_safetensors(path), path.c_str(), "not valid JSON");
+    CHECK_ERROR_CONTAINS(read_safetensors(path), path.c_str(), "malformed JSON");
     write_raw(path, R"({"t":{"dtype":"F16","shape":[2],"data_offsets":[0,8]}})", data);
     CHECK_ERROR_CONTAINS(read_safetensors(path), path.c_str(), "unknown dtype", "F16");
     write_raw(path, R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", data);
@@ -94,6 +95,59 @@ TEST_SUITE("model") {
     write_raw(path, ok, data);
     CHECK(read_safetensors(path).at("t").numel() == 2);
     CHECK_ERROR_CONTAINS(read_safetensors(path + ".missing"), "cannot open");
+    std::remove(path.c_str());
+  }
+}
+
+// Hostile headers (issue 14): deep nesting, shapes whose element count overflows, typed metadata,
+// non-finite values. Each file is written by the test.
+TEST_SUITE("model") {
+  TEST_CASE("safetensors: a header nested 200,000 levels deep is an error naming the file") {
+    std::string path = temp_path("deep.safetensors");
+    const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+    const std::string data(8, '\0');
+    write_raw(path, "{\"t\":" + deep + "}", data);
+    CHECK_ERROR_CONTAINS(read_safetensors(path), path.c_str(), "nested deeper than 256 levels");
+    write_raw(path, R"({"t":{"dtype":)" + deep + R"(,"shape":[2],"data_offsets":[0,8]}})", data);
+    CHECK_ERROR_CONTAINS(read_safetensors(path), path.c_str(), "nested deeper than 256 levels");
+    write_raw(path, R"({"t":{"dtype":[[[1]]],"shape":[2],"data_offsets":[0,8]}})", data);
+    CHECK_ERROR_CONTAINS(read_safetensors(path), path.c_str(), "'t'", "dtype [[[1]]] is not a string");
+    std::remove(path.c_str());
+  }
+
+  TEST_CASE("safetensors: shapes whose element count overflows name the file and tensor") {
+    std::string path = temp_path("shape.safetensors");
+    const std::string data(8, '\0');
+    write_raw(path, R"({"t":{"dtype":"F32","shape":[9223372036854775808,2],"data_offsets":[0,8]}})", data);
+    CHECK_ERROR_CONTAINS(read_safetensors(path), path.c_str(), "tensor 't'", "element count overflows");
+    write_raw(path, R"({"t":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", data);
+    CHECK_ERROR_CONTAINS(read_safetensors(path), path.c_str(), "tensor 't'", "element count overflows");
+    write_raw(path, R"({"t":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,8]}})", data);
+    CHECK_ERROR_CONTAINS(read_safetensors(path), path.c_str(), "tensor 't'", "byte count overflows");
+    write_raw(path, R"({"t":{"dtype":"F32","shape":[0,4294967296],"data_offsets":[0,0]},"u":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+              data);
+    CHECK(read_safetensors(path).at("t").numel() == 0);
+    write_raw(path, R"({"t":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}})", data);
+    CHECK_ERROR_CONTAINS(read_safetensors(path), path.c_str(), "non-integer or negative size");
+    std::remove(path.c_str());
+  }
+
+  TEST_CASE("safetensors: metadata flags and integers are typed; non-finite values are found") {
+    std::string path = temp_path("meta.safetensors");
+    write_safetensors(path, {{"w", Tensor::full({3}, 1.0)}}, {{"deep_active", "yes"}, {"steps", "12x"}, {"ok", "true"}});
+    SafetensorsFile f = read_safetensors(path);
+    CHECK(f.path == path);
+    CHECK(f.metadata_flag("ok", false));
+    CHECK(f.metadata_flag("absent", true));
+    CHECK_ERROR_CONTAINS(f.metadata_flag("deep_active", true), path.c_str(), "'deep_active' is \"yes\"",
+                         "expected \"true\" or \"false\"");
+    CHECK_ERROR_CONTAINS(f.metadata_int("steps", 0, 100), path.c_str(), "'steps'", "\"12x\" is not an integer");
+    CHECK_ERROR_CONTAINS(f.metadata_int("nothing", 0, 100), path.c_str(), "no 'nothing'");
+    CHECK_ERROR_CONTAINS(f.at("nope"), path.c_str(), "no tensor named 'nope'");
+    CHECK_NOTHROW(check_all_finite(f.tensors, path));
+    std::vector<float> v = {1, NAN, 2};
+    CHECK_ERROR_CONTAINS(check_all_finite({{"w", Tensor::from_vector(v, {3})}}, "x.safetensors"),
+                         "x.safetensors: tensor 'w' holds a non-finite value (nan) at element 1");
     std::remove(path.c_str());
   }
 }

@@ -100,53 +100,5 @@ TEST_SUITE("train") {
     CHECK(std::isnan(clip_grad_norm(ps, 1.0)));
     CHECK(b.grad().item() == doctest::Approx(0.8).epsilon(1e-5));
   }
-
-  static Checkpoint small_checkpoint(double value, int64_t step) {
-    Checkpoint c;
-    c.model = {{"w", Tensor::full({2, 3}, value)}};
-    c.model_metadata = {{"deep_active", "true"}};
-    c.optim = {{"m.w", Tensor::full({2, 3}, value / 2)}};
-    c.optim_steps = step;
-    c.state = {{"step", step}};
-    return c;
-  }
-
-  TEST_CASE("train: checkpoint round trip") {
-    std::string dir = (std::filesystem::temp_directory_path() / "dasg_test_ckpt_roundtrip").string();
-    std::filesystem::remove_all(dir);
-    save_checkpoint(dir, small_checkpoint(1.5, 7));
-    Checkpoint c = load_checkpoint(dir);
-    CHECK(c.state["step"] == 7);
-    CHECK(c.optim_steps == 7);
-    CHECK(c.model_metadata.at("deep_active") == "true");
-    CHECK(c.model.at(0).second.to_vector<float>() == std::vector<float>(6, 1.5f));
-    CHECK(c.optim.at("m.w").to_vector<float>() == std::vector<float>(6, 0.75f));
-    std::filesystem::remove_all(dir);
-  }
-
-  TEST_CASE("train: a crash between writing and renaming leaves the previous checkpoint loadable") {
-    std::string dir = (std::filesystem::temp_directory_path() / "dasg_test_ckpt_crash").string();
-    std::filesystem::remove_all(dir);
-    std::filesystem::remove_all(dir + ".tmp");
-    save_checkpoint(dir, small_checkpoint(1.0, 1));
-    struct Crash {};
-    CHECK_THROWS_AS(save_checkpoint(dir, small_checkpoint(2.0, 2), [] { throw Crash{}; }), Crash);
-    CHECK(load_checkpoint(dir).state["step"] == 1);
-    // A crash mid-write: a truncated file in DIR.tmp is never read.
-    std::filesystem::resize_file(dir + ".tmp/model.safetensors", 10);
-    CHECK(load_checkpoint(dir).state["step"] == 1);
-    // Cut between the two renames: DIR moved to DIR.old, DIR.tmp not yet renamed.
-    std::filesystem::rename(dir, dir + ".old");
-    CHECK(load_checkpoint(dir).state["step"] == 1);
-    // The next save completes normally and cleans up.
-    save_checkpoint(dir, small_checkpoint(3.0, 3));
-    CHECK(load_checkpoint(dir).state["step"] == 3);
-    CHECK(!std::filesystem::exists(dir + ".old"));
-    CHECK(!std::filesystem::exists(dir + ".tmp"));
-    std::filesystem::remove_all(dir);
-  }
-
-  TEST_CASE("train: loading a directory without a checkpoint names it") {
-    CHECK_ERROR_CONTAINS(load_checkpoint("/nonexistent/ckpt"), "/nonexistent/ckpt", "no complete checkpoint");
-  }
+  // Checkpoints: tests/test_checkpoint.cpp.
 }

@@ -87,15 +87,15 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
   Generator gen(o.seed ^ 0x9E3779B97F4A7C15ull);  // dropout, tier sampling, adr.random
   int64_t start = 0, skipped = 0;
   if (!o.resume.empty()) {
-    const std::string dir = checkpoint_path(o.resume);
-    model.load((fs::path(dir) / "model.safetensors").string());
-    Checkpoint c = load_checkpoint(o.resume);
+    Checkpoint c = load_checkpoint(o.resume);  // validated; DIR.old when DIR is damaged
+    model.load((fs::path(c.dir) / "model.safetensors").string());
+    model.to(device);
     opt->load_state(c.optim, c.optim_steps);
-    start = c.state.at("step");
-    skipped = c.state.at("skipped_steps");
-    task.restore_loader(c.state.at("loader"));
-    gen.set_state(c.state.at("rng").at("seed"), c.state.at("rng").at("offset"));
-    router.from_json(c.state.at("adr"));
+    start = c.train.step;
+    skipped = c.train.skipped_steps;
+    task.restore_loader(c.train.loader);
+    gen.set_state(c.train.rng_seed, c.train.rng_offset);
+    router.from_json(c.train.adr);
     DASG_CHECK(start <= o.steps, "train: the checkpoint in '", o.resume, "' is at step ", start, ", past --steps ", o.steps);
   }
 

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Fuzzes every parser of untrusted input with libFuzzer (Debian's clang, ASan + UBSan):
+#   tests/fuzz.sh SECONDS [TARGET...]     (default targets: all six of tests/fuzz/targets.hpp)
+# Builds build-fuzz/ from tests/fuzz/CMakeLists.txt, then runs each target for SECONDS of wall
+# time, starting from its committed seeds (tests/fuzz/corpus/<t>/) and crashers
+# (tests/fuzz/regressions/<t>/), growing a working corpus in build-fuzz/corpus/<t>/ (not
+# committed). An input that crashes, trips a sanitizer, breaks a property, leaks, or runs over 10 s
+# stops the run; it is left in build-fuzz/artifacts/<t>/ — copy it to tests/fuzz/regressions/<t>/
+# once fixed, so the normal test suite replays it (tests/test_model_fuzz_inputs.cpp).
+# Prints the executions per target; exit status 1 if any target found something.
+# JOBS=N for the build (default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_TARGET=${1:?usage: tests/fuzz.sh SECONDS [TARGET...]}
+shift
+TARGETS=("$@")
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(shard safetensors config glue gpt2_vocab bpe)
+JOBS=${JOBS:-2}
+
+if ! command -v clang++ >/dev/null || ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "install ok installed"; then
+  echo "tests/fuzz.sh: installing clang and libclang-rt-14-dev (libFuzzer)" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
+fi
+cmake -S tests/fuzz -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+cmake --build build-fuzz -j "$JOBS" >/dev/null
+
+status=0
+summary=()
+for t in "${TARGETS[@]}"; do
+  work=build-fuzz/corpus/$t art=build-fuzz/artifacts/$t
+  mkdir -p "$work" "$art"
+  seeds=(tests/fuzz/corpus/$t)
+  [ -d tests/fuzz/regressions/$t ] && seeds+=(tests/fuzz/regressions/$t)
+  log=build-fuzz/$t.log
+  set +e
+  build-fuzz/fuzz_$t "$work" "${seeds[@]}" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 \
+    -max_len=16384 -detect_leaks=1 -print_final_stats=1 -artifact_prefix="$art/" >"$log" 2>&1
+  rc=$?
+  set -e
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
+  if [ $rc -eq 0 ]; then
+    summary+=("$t: ok, $execs executions in ${SECONDS_PER_TARGET}s ($cov)")
+  else
+    status=1
+    summary+=("$t: FAILED (exit $rc) after $execs executions; see $log and $art/")
+    grep -E "ERROR|SUMMARY|PropertyFailure|Timeout|deadly" "$log" | head -5 >&2 || true
+  fi
+done
+printf '%s\n' "${summary[@]}"
+exit $status
