@@ -75,12 +75,10 @@ FfnOutput start_output(const FfnInput& in) {
   return out;
 }
 
-// The assignments kept per expert, on the host: the layer's one device→host copy, which sizes
-// the expert GEMMs (every tier's counts in one transfer).
-std::vector<int32_t> kept_on_host(const std::vector<const KeyGroups*>& groups) {
-  std::vector<Tensor> kept;
-  for (const KeyGroups* g : groups) kept.push_back(g->kept);
-  return (kept.size() == 1 ? kept[0] : concat(kept, 0)).to(kCPU).to_vector<int32_t>();
+// keys + offset where a slot is dispatched (key >= 0), −1 elsewhere (i32).
+Tensor offset_keys(const Tensor& keys, int64_t offset) {
+  const Tensor k = keys.to(DType::f32), valid = greater(k, -0.5);
+  return ((k + (double)offset) * valid + (valid - 1.0)).to(DType::i32);
 }
 
 // ---- dense ----------------------------------------------------------------------------------
@@ -122,8 +120,9 @@ class SwitchFfn : public FeedForward {
     visit.reserve((size_t)b.N);
     for (int64_t t = 0; t < b.T; ++t)
       for (int64_t s = 0; s < b.B; ++s) visit.push_back((int32_t)(s * b.T + t));
+    // group_by_key's one small device→host copy (the per-expert counts) sizes the expert GEMMs.
     KeyGroups g = group_by_key(r.keys, E, constant_tensor(visit, {b.N}, b.device), b.capacity ? cap : -1);
-    const std::vector<int32_t> kept = kept_on_host({&g});
+    const std::vector<int32_t>& kept = g.kept_host;
     const int64_t admitted = std::accumulate(kept.begin(), kept.end(), (int64_t)0);
     out.y = run_experts(Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device()), in.x, g.rows, g.slots, kept,
                         r.weights, [&](int64_t e, const Tensor& xe) { return experts_[(size_t)e](xe); });
@@ -204,37 +203,37 @@ FfnOutput DasgFfn::forward(const FfnInput& in) const {
   TierDecision t = tier_router_.decide(in.x, in.C, in.I, in.has_context, b, in.deep_active);
 
   // Each tier routes every row with a mask of its own rows; before the transfer only the shallow.
+  // Both tiers' slots are grouped in one pass (deep experts numbered after the shallow ones), so
+  // the layer makes one small device→host copy: the per-expert counts sizing the expert GEMMs.
   const Tensor real = real_rows(b);
   const Tensor tier_rows[2] = {real - t.deep, t.deep};
   const Tensor routers[2] = {router_shallow_, router_deep_};
   const int tiers = in.deep_active ? 2 : 1;
   Routing r[2];
-  KeyGroups g[2];
+  std::vector<Tensor> keys, weights;
   for (int tier = 0; tier < tiers; ++tier) {
     const int64_t E = routers[tier].size(0), k = std::min(m.dynamic_k ? 2 : m.top_k, E);
     if (cfg_.adr.random)
       r[tier] = route_random(in.x, routers[tier], tier_rows[tier], std::min(m.top_k, E), *b.gen);
     else
       r[tier] = route_top_k(in.x, routers[tier], tier_rows[tier], k, m.dynamic_k ? greater(in.I, 0.5) : Tensor());
-    g[tier] = group_by_key(r[tier].keys, E);
+    keys.push_back(tier == 0 ? r[tier].keys : offset_keys(r[tier].keys, m.n_shallow));
+    weights.push_back(reshape(r[tier].weights, {b.N, r[tier].k}));
   }
-  const std::vector<int32_t> kept = kept_on_host(tiers == 2 ? std::vector<const KeyGroups*>{&g[0], &g[1]}
-                                                            : std::vector<const KeyGroups*>{&g[0]});
-  Tensor y = Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device());
+  const int64_t n_experts = m.n_shallow + (tiers == 2 ? m.n_deep : 0);
+  const KeyGroups g = group_by_key(tiers == 2 ? concat(keys, 1) : keys[0], n_experts);
+  const Tensor w = tiers == 2 ? reshape(concat(weights, 1), {-1, 1}) : r[0].weights;
+  Tensor y = run_experts(Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device()), in.x, g.rows, g.slots, g.kept_host, w,
+                         [&](int64_t e, const Tensor& xe) {
+                           return e < m.n_shallow ? shallow_[(size_t)e](xe) : deep_[(size_t)(e - m.n_shallow)](xe);
+                         });
   std::vector<Tensor> loads;
   for (int tier = 0; tier < tiers; ++tier) {
-    const auto begin = kept.begin() + (tier == 0 ? 0 : m.n_shallow);
-    const std::vector<int32_t> counts(begin, begin + routers[tier].size(0));
-    if (tier == 0)
-      y = run_experts(y, in.x, g[0].rows, g[0].slots, counts, r[0].weights,
-                      [&](int64_t e, const Tensor& xe) { return shallow_[(size_t)e](xe); });
-    else
-      y = run_experts(y, in.x, g[1].rows, g[1].slots, counts, r[1].weights,
-                      [&](int64_t e, const Tensor& xe) { return deep_[(size_t)e](xe); });
-    RouterLosses l = router_losses(r[tier], tier_rows[tier], g[tier].counts, m.balance_coef, m.z_coef);
+    const Tensor counts = tiers == 1 ? g.counts : slice(g.counts, 0, tier == 0 ? 0 : m.n_shallow, routers[tier].size(0));
+    RouterLosses l = router_losses(r[tier], tier_rows[tier], counts, m.balance_coef, m.z_coef);
     out.balance = out.balance + l.balance;
     out.z = out.z + l.z;
-    loads.push_back(g[tier].counts);
+    loads.push_back(counts);
   }
   if (tiers == 1) loads.push_back(Tensor::zeros({m.n_deep}, DType::i32, in.x.device()));
   for (const ShallowExpert& s : shared_) y = y + mask_padding(s(in.x), b);

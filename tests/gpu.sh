@@ -3,7 +3,7 @@
 # the driver and the CUDA toolkit (nvcc, cuBLAS, cuDNN). In one go:
 #   1. checks that a GPU is there (nvidia-smi, and at least one device listed);
 #   2. installs the missing Debian build dependencies (third_party/install.sh);
-#   3. builds natively in build-gpu/ (Release, DASG_CUDA=ON, engine core only): test_parity and
+#   3. builds natively in build-gpu/ (Release, DASG_CUDA=ON, with data, model, train and apps): test_parity, test_device_train, dasg and
 #      bench_gpu;
 #   4. opens the device once through the test binary; if the CUDA runtime cannot (no device, or
 #      a driver too old for this CUDA: cudaErrorInsufficientDriver), prints the runtime's own
@@ -16,13 +16,15 @@
 #      DASG_CUDA_SYNC=1 and the allocator's exact mode, so a kernel fault is named at the kernel,
 #      and under compute-sanitizer (memcheck; racecheck and synccheck for the cases of kernels
 #      with shared memory), logging each under OUTDIR/rerun/;
-#   7. runs bench_gpu (engine GEMM vs direct cuBLAS, memory-bound kernels vs a D2D copy).
+#   7. runs bench_gpu (engine GEMM vs direct cuBLAS, memory-bound kernels vs a D2D copy);
+#   8. trains dasg-small for 50 steps on Tiny Shakespeare with --device cuda and then the same 50
+#      steps with --device cpu, reporting the median tokens/s and the losses of each (train.log).
 # Everything is logged under OUTDIR: nvidia-smi.txt, install.log, build.log, parity.log, tf32.log,
-# rerun/, bench.log, and summary.txt (versions — driver, nvcc, cuBLAS, cuDNN, CMake —, what ran,
+# rerun/, bench.log, train.log, train-{cuda,cpu}/, and summary.txt (versions — driver, nvcc, cuBLAS, cuDNN, CMake —, what ran,
 # what passed, the benchmark tables).
 # Exit status: 0 all passed; 1 a parity test failed; 2 no usable GPU (no nvidia-smi, no GPU
 # listed, or the CUDA runtime cannot open one: the message says which, with the runtime's error)
-# or the build failed; 3 only the benchmark failed. On a machine without a GPU it therefore
+# or the build failed; 3 only the benchmark or the end-to-end training failed. On a machine without a GPU it therefore
 # stops at step 1 with "FAIL: nvidia-smi not found: no NVIDIA driver on this machine" and exit 2.
 # Usage: tests/gpu.sh OUTDIR        (JOBS=N for the build parallelism; default: all cores)
 set -uo pipefail
@@ -98,8 +100,8 @@ say "  CMake: $(cmake --version | head -n 1)"
 t0=$(date +%s)
 {
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DDASG_CUDA=ON -DDASG_CUDA_EMULATE=OFF \
-    -DDASG_SANITIZE= -DDASG_BUILD_TESTS=ON -DDASG_COMPONENTS="" &&
-    cmake --build "$BUILD" -j "$JOBS" --target test_parity bench_gpu
+    -DDASG_SANITIZE= -DDASG_BUILD_TESTS=ON -DDASG_COMPONENTS="data;model;train;apps" &&
+    cmake --build "$BUILD" -j "$JOBS" --target test_parity test_device_train bench_gpu dasg
 } >"$OUT/build.log" 2>&1
 build_rc=$?
 if [ $build_rc -ne 0 ]; then
@@ -165,12 +167,42 @@ else
 fi
 sed 's/^/  /' "$OUT/bench.log" >>"$OUT/summary.txt"
 
+# ---- 8. end-to-end training: dasg-small, 50 steps on the GPU beside the same 50 on the CPU ------
+DASG="$BUILD/apps/dasg"
+DATA="$OUT/shakespeare"
+train_rc=0
+if "$DASG" tokenize --tokenizer byte --input "$ROOT/../shared/data/tinyshakespeare/input.txt" --split paragraph \
+     --out "$DATA" >"$OUT/train.log" 2>&1; then
+  for dev in cuda cpu; do
+    t0=$(date +%s)
+    "$DASG" train --config dasg-small --data "$DATA" --out "$OUT/train-$dev" --device $dev --steps 50 --batch 8 \
+      --seq-len 256 --warmup 5 --eval-every 0 --eval-batches 4 --ckpt-every 0 --quiet >>"$OUT/train.log" 2>&1
+    rc=$?
+    m="$OUT/train-$dev/metrics.jsonl"
+    if [ $rc -ne 0 ] || [ ! -s "$m" ]; then
+      say "FAIL: dasg train --device $dev exited with $rc; see train.log"
+      train_rc=1
+      continue
+    fi
+    # median tokens/s over steps 2..49, the last step's loss, the final validation loss
+    tps=$(grep -v '"eval"' "$m" | tail -n +3 | grep -o '"tokens_per_s":[0-9.e+-]*' | cut -d: -f2 | sort -g |
+          awk '{v[NR]=$1} END {print (NR ? v[int((NR+1)/2)] : "n/a")}')
+    loss=$(grep -v '"eval"' "$m" | tail -n 1 | grep -o '"loss":[0-9.e+-]*' | cut -d: -f2)
+    val=$(grep '"eval"' "$m" | tail -n 1 | grep -o '"val_loss":[0-9.e+-]*' | cut -d: -f2)
+    say "train dasg-small on $dev: 50 steps of 8x256 bytes in $(elapsed "$t0"), median $tps tokens/s," \
+        "last step loss $loss, validation loss $val"
+  done
+else
+  say "FAIL: tokenizing Tiny Shakespeare failed; see train.log"
+  train_rc=1
+fi
+
 if [ $parity_rc -ne 0 ]; then
   say "RESULT: FAIL (parity)"
   exit 1
 fi
-if [ $bench_rc -ne 0 ]; then
-  say "RESULT: FAIL (benchmark only)"
+if [ $bench_rc -ne 0 ] || [ $train_rc -ne 0 ]; then
+  say "RESULT: FAIL (benchmark or end-to-end training only)"
   exit 3
 fi
 say "RESULT: PASS"
