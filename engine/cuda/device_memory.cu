@@ -155,9 +155,9 @@ void* device_allocate(size_t nbytes, int device) {
     return p;
   }
   const size_t size = round_up(nbytes == 0 ? 1 : nbytes, kRound);
-  Block* b = take_block(size, device);
+  Block* b = take_block(size, device);  // b->size >= size: an unsplit rest stays with the block
   g_live[b->ptr] = b;
-  g_stats.in_use += (int64_t)size;
+  g_stats.in_use += (int64_t)b->size;
   if (g_stats.in_use > g_stats.peak) g_stats.peak = g_stats.in_use;
   return b->ptr;
 }
