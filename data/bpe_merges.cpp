@@ -1,7 +1,11 @@
 // data/bpe_merges.cpp — the merge table and the two merge loops (see bpe_merges.hpp).
 #include "data/bpe_merges.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 
 #include "engine/error.hpp"
 
@@ -95,6 +99,34 @@ void BpeMerges::merge_short(std::vector<int32_t>& parts) const {
 // processed in increasing order (a merge of rank r only makes pairs of rank > r). Within a rank,
 // only a run of overlapping equal pairs ("aaaa" with the merge a+a) depends on the order: such a
 // run is merged from its left end, every other pair, as the left-to-right rule says.
+namespace {
+
+// n uninitialised Ts of a trivial type, on 2 MB-aligned memory advised for huge pages when big.
+template <class T>
+class HugeArray {
+ public:
+  explicit HugeArray(size_t n) {
+    constexpr size_t kHuge = size_t(2) << 20;
+    const size_t bytes = std::max<size_t>(n * sizeof(T), 1);
+    if (bytes >= kHuge) {
+      const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+      p_ = static_cast<T*>(std::aligned_alloc(kHuge, rounded));
+      if (p_) ::madvise(p_, rounded, MADV_HUGEPAGE);
+    }
+    if (!p_) p_ = static_cast<T*>(std::malloc(bytes));
+    if (!p_) throw std::bad_alloc();
+  }
+  ~HugeArray() { std::free(p_); }
+  HugeArray(const HugeArray&) = delete;
+  HugeArray& operator=(const HugeArray&) = delete;
+  T* data() { return p_; }
+
+ private:
+  T* p_ = nullptr;
+};
+
+}  // namespace
+
 void BpeMerges::merge_long(std::vector<int32_t>& parts) {
   const size_t n = parts.size();
   if (n < 2) return;
@@ -106,7 +138,10 @@ void BpeMerges::merge_long(std::vector<int32_t>& parts) {
     int32_t id, rank;
     uint32_t nxt, prv;
   };
-  std::vector<Sym> sym(n);
+  // Visited in rank order, i.e. at random: on a long word, ask for 2 MB pages (transparent huge
+  // pages in madvise mode) so most visits are not TLB misses too.
+  HugeArray<Sym> sym_mem(n);
+  Sym* sym = sym_mem.data();
   // Pairs made by merges wait in one list per block of kBlock ranks (few, so their tails stay in
   // cache), and are spread by rank when their block comes up.
   constexpr int32_t kBlock = 256;
