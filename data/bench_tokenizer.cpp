@@ -1,6 +1,7 @@
 // data/bench_tokenizer.cpp — GPT-2 encoder throughput on one core.
 // Usage: bench_tokenizer [text file] [repeats]   (default: Tiny Shakespeare, 5)
-//        bench_tokenizer --random-letters MB       (one word of MB·10^6 random a-z, one pass)
+//        bench_tokenizer --random-letters MB [ALPHABET]  (one word of MB·10^6 random letters of
+//                                                           ALPHABET, default a-z; one pass)
 // Prints MB/s of the first (cold cache) pass and of the best later pass; the per-word
 // cache is what makes the later passes fast, and real corpora repeat words the same way.
 // The random-letters mode is the worst case of BPE: one pre-tokenised word of that length.
@@ -34,13 +35,14 @@ int main(int argc, char** argv) {
     std::string text;
     if (path == "--random-letters") {
       const double mb = argc > 2 ? std::atof(argv[2]) : 50;
+      const std::string alphabet = argc > 3 ? argv[3] : "abcdefghijklmnopqrstuvwxyz";
       text.resize(size_t(mb * 1e6));
       uint64_t x = 1;
       for (char& c : text) {
         x = x * 6364136223846793005ull + 1442695040888963407ull;
-        c = char('a' + (x >> 33) % 26);
+        c = alphabet[(x >> 33) % alphabet.size()];
       }
-      path = "random letters";
+      path = "random letters of \"" + alphabet + "\"";
       repeats = 1;
     } else {
       text = dasg::data::read_text_file(path);
