@@ -1,7 +1,11 @@
 // data/bpe_merges.cpp — the merge table and the two merge loops (see bpe_merges.hpp).
 #include "data/bpe_merges.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 
 #include "engine/error.hpp"
 
@@ -66,27 +70,45 @@ void BpeMerges::merge(std::vector<int32_t>& parts) {
   else merge_long(parts);
 }
 
+// merge_short: rank[i] holds the rank of the pair (i, i+1) (INT32_MAX: no merge), so a round is
+// a scan for the smallest rank and one pass that merges every pair of that rank left to right,
+// looking up only the pairs that pass changed.
 void BpeMerges::merge_short(std::vector<int32_t>& parts) const {
-  while (parts.size() > 1) {
-    const Entry* best = nullptr;
-    for (size_t i = 0; i + 1 < parts.size(); i++) {
-      const Entry* m = find(parts[i], parts[i + 1]);
-      if (m && (!best || m->rank < best->rank)) best = m;
-    }
-    if (!best) return;
-    // merge every occurrence, left to right
-    const int32_t a = int32_t(best->key >> 32), b = int32_t(best->key & 0xFFFFFFFFu);
-    size_t w = 0;
-    for (size_t i = 0; i < parts.size(); i++) {
-      if (i + 1 < parts.size() && parts[i] == a && parts[i + 1] == b) {
-        parts[w++] = best->merged;
-        i++;
-      } else {
-        parts[w++] = parts[i];
-      }
-    }
-    parts.resize(w);
+  size_t n = parts.size();
+  if (n < 2) return;
+  std::vector<int32_t> rank(n - 1);
+  for (size_t i = 0; i + 1 < n; i++) {
+    const Entry* e = find(parts[i], parts[i + 1]);
+    rank[i] = e ? e->rank : INT32_MAX;
   }
+  while (n > 1) {
+    size_t at = 0;
+    for (size_t i = 1; i + 1 < n; i++)
+      if (rank[i] < rank[at]) at = i;
+    const int32_t best = rank[at];
+    if (best == INT32_MAX) break;
+    const int32_t merged = find(parts[at], parts[at + 1])->merged;
+    // In place: output w <= input i; rank[i - 1] is read before rank[w - 1] overwrites it.
+    size_t w = 0;
+    bool prev_changed = false;
+    for (size_t i = 0; i < n;) {
+      const bool changed = i + 1 < n && rank[i] == best;  // a rank names one pair
+      const int32_t sym = changed ? merged : parts[i];
+      if (w > 0) {
+        if (changed || prev_changed) {
+          const Entry* e = find(parts[w - 1], sym);
+          rank[w - 1] = e ? e->rank : INT32_MAX;
+        } else {
+          rank[w - 1] = rank[i - 1];  // the same two symbols as before
+        }
+      }
+      parts[w++] = sym;
+      prev_changed = changed;
+      i += changed ? 2 : 1;
+    }
+    n = w;
+  }
+  parts.resize(n);
 }
 
 // merge_long: symbol i starts at byte i while alive (id[i] >= 0), nxt/prv link the alive symbols,
@@ -95,6 +117,34 @@ void BpeMerges::merge_short(std::vector<int32_t>& parts) const {
 // processed in increasing order (a merge of rank r only makes pairs of rank > r). Within a rank,
 // only a run of overlapping equal pairs ("aaaa" with the merge a+a) depends on the order: such a
 // run is merged from its left end, every other pair, as the left-to-right rule says.
+namespace {
+
+// n uninitialised Ts of a trivial type, on 2 MB-aligned memory advised for huge pages when big.
+template <class T>
+class HugeArray {
+ public:
+  explicit HugeArray(size_t n) {
+    constexpr size_t kHuge = size_t(2) << 20;
+    const size_t bytes = std::max<size_t>(n * sizeof(T), 1);
+    if (bytes >= kHuge) {
+      const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+      p_ = static_cast<T*>(std::aligned_alloc(kHuge, rounded));
+      if (p_) ::madvise(p_, rounded, MADV_HUGEPAGE);
+    }
+    if (!p_) p_ = static_cast<T*>(std::malloc(bytes));
+    if (!p_) throw std::bad_alloc();
+  }
+  ~HugeArray() { std::free(p_); }
+  HugeArray(const HugeArray&) = delete;
+  HugeArray& operator=(const HugeArray&) = delete;
+  T* data() { return p_; }
+
+ private:
+  T* p_ = nullptr;
+};
+
+}  // namespace
+
 void BpeMerges::merge_long(std::vector<int32_t>& parts) {
   const size_t n = parts.size();
   if (n < 2) return;
@@ -106,7 +156,10 @@ void BpeMerges::merge_long(std::vector<int32_t>& parts) {
     int32_t id, rank;
     uint32_t nxt, prv;
   };
-  std::vector<Sym> sym(n);
+  // Visited in rank order, i.e. at random: on a long word, ask for 2 MB pages (transparent huge
+  // pages in madvise mode) so most visits are not TLB misses too.
+  HugeArray<Sym> sym_mem(n);
+  Sym* sym = sym_mem.data();
   // Pairs made by merges wait in one list per block of kBlock ranks (few, so their tails stay in
   // cache), and are spread by rank when their block comes up.
   constexpr int32_t kBlock = 256;

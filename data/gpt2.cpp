@@ -3,7 +3,9 @@
 // 2. map each byte of a word to its token (the byte↔unicode table makes every byte a
 //    printable character, e.g. ' ' -> 'Ġ');
 // 3. repeatedly merge the adjacent pair with the lowest rank in vocab.bpe (data/bpe_merges.hpp:
-//    O(n log n) in the word's length, so a long run without spaces cannot hang it).
+//    linear in the word's length, so a long run without spaces cannot hang it). A long word is
+//    first cut between bytes that no token holds side by side ("qx"): no merge can join the
+//    sides, so the pieces merge to exactly the whole word's tokens, and faster.
 // Words repeat a lot in text, so the result of step 3 is cached per (short) word.
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -197,6 +199,14 @@ Gpt2Tokenizer::Gpt2Tokenizer(std::string_view encoder_json, std::string_view voc
   DASG_CHECK(unmade == 0, bpe_path, ": ", merges_->size(), " merges make too few tokens: ", unmade,
              " tokens of ", enc_path, " (the first: \"", first.substr(0, 40), "\") are made by no merge; expected ",
              merges_->size() + unmade, " merges (is vocab.bpe cut short?)");
+  // The byte pairs some merged token holds side by side (bpe() cuts long words elsewhere).
+  spanned_.assign(256 * 256, false);
+  for (int64_t id = 0; id < n; id++) {
+    if (!merges_->reachable(int32_t(id))) continue;
+    const std::string& b = token_bytes_[size_t(id)];
+    for (size_t i = 0; i + 1 < b.size(); i++)
+      spanned_[size_t(static_cast<unsigned char>(b[i])) * 256 + static_cast<unsigned char>(b[i + 1])] = true;
+  }
 }
 
 Gpt2Tokenizer::~Gpt2Tokenizer() = default;
@@ -205,7 +215,26 @@ Gpt2Tokenizer::~Gpt2Tokenizer() = default;
 
 void Gpt2Tokenizer::bpe(std::string_view word, std::vector<int32_t>& out) {
   constexpr size_t kCachedWord = 256;  // longer words are rare and would bloat the cache
-  if (word.size() <= kCachedWord) {
+  constexpr size_t kSplitWord = 128;   // longer words are first cut where no token can span
+  if (word.size() > kSplitWord) {
+    // Between bytes x and y that no token's bytes hold side by side, no merge ever joins the two
+    // sides, so each side merges on its own and the result is the same (exactly) as the whole's.
+    size_t begin = 0;
+    for (size_t i = 0; i + 1 < word.size(); i++) {
+      const unsigned x = static_cast<unsigned char>(word[i]), y = static_cast<unsigned char>(word[i + 1]);
+      if (spanned_[x * 256 + y]) continue;
+      bpe_piece(word.substr(begin, i + 1 - begin), out, 0);  // pieces of such words rarely repeat
+      begin = i + 1;
+    }
+    bpe_piece(word.substr(begin), out, 0);
+    return;
+  }
+  bpe_piece(word, out, kCachedWord);
+}
+
+// Merges one word (or piece of one); words up to `cached` bytes go through the per-word cache.
+void Gpt2Tokenizer::bpe_piece(std::string_view word, std::vector<int32_t>& out, size_t cached) {
+  if (word.size() <= cached) {
     auto hit = cache_.find(word);
     if (hit != cache_.end()) {
       out.insert(out.end(), hit->second.begin(), hit->second.end());
@@ -216,7 +245,7 @@ void Gpt2Tokenizer::bpe(std::string_view word, std::vector<int32_t>& out) {
   for (size_t i = 0; i < word.size(); i++) parts[i] = byte_id_[static_cast<unsigned char>(word[i])];
   merges_->merge(parts);
   out.insert(out.end(), parts.begin(), parts.end());
-  if (word.size() > kCachedWord) return;
+  if (word.size() > cached) return;
   if (cache_.size() > (1u << 20)) cache_.clear();  // bound the memory on huge vocabularies of words
   cache_.emplace(std::string(word), std::move(parts));
 }

@@ -63,11 +63,13 @@ class Gpt2Tokenizer : public Tokenizer {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
   void bpe(std::string_view word, std::vector<int32_t>& out);
+  void bpe_piece(std::string_view word, std::vector<int32_t>& out, size_t cached);
 
   int32_t eot_ = -1;
   int32_t byte_id_[256];                           // token of each single byte
   std::vector<std::string> token_bytes_;           // id -> the bytes it stands for
   std::unique_ptr<BpeMerges> merges_;
+  std::vector<bool> spanned_;                      // [x·256 + y]: some merged token holds bytes x, y in a row
   std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache_;
 };
 

@@ -95,6 +95,22 @@ TEST_SUITE("data: tokenizers") {
     }
   }
 
+  TEST_CASE("data: gpt2 cutting a long word where no token spans gives the whole word's tokens") {
+    std::mt19937 rng(11);
+    for (const std::string alphabet : {"abcdefghijklmnopqrstuvwxyz", "qjxzvkbfwh", "etaoin", "0123456789"}) {
+      for (int trial = 0; trial < 20; trial++) {
+        std::string word(200 + rng() % 3000, 'a');
+        for (char& c : word) c = alphabet[rng() % alphabet.size()];
+        std::vector<int32_t> ids, whole;
+        gpt2().encode(word, ids);  // one pre-tokenised word: cut, then merged piece by piece
+        for (unsigned char c : word) whole.push_back(gpt2().byte_token(c));
+        gpt2().merges().merge_long(whole);
+        CAPTURE(word.substr(0, 30));
+        CHECK(ids == whole);
+      }
+    }
+  }
+
   TEST_CASE("data: gpt2 encodes a 1 MB word without spaces") {
     std::string text(1000000, 'a');
     uint64_t x = 3;

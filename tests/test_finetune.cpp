@@ -67,7 +67,11 @@ void save_model(Model& model, const std::string& dir) {
   c.model = model.parameters().state_dict();
   c.model_metadata = {{"config", model.config().to_json().dump()},
                       {"deep_active", model.deep_active() ? "true" : "false"}};
-  c.state = {{"step", 0}};
+  c.state = {{"step", 0},  // what load_checkpoint checks state.json for (train/checkpoint.hpp)
+             {"skipped_steps", 0},
+             {"loader", nlohmann::json::object()},
+             {"rng", {{"seed", 0}, {"offset", 0}}},
+             {"adr", adr_state_json(model)}};
   save_checkpoint(dir, c);
 }
 
