@@ -13,6 +13,7 @@
 #include "train/checkpoint.hpp"
 #include "train/classifier.hpp"
 #include "train/optimizer.hpp"
+#include "train/router_state.hpp"
 #include "train/generate.hpp"
 
 using namespace dasg;
@@ -71,7 +72,7 @@ void save_model(Model& model, const std::string& dir) {
              {"skipped_steps", 0},
              {"loader", nlohmann::json::object()},
              {"rng", {{"seed", 0}, {"offset", 0}}},
-             {"adr", adr_state_json(model)}};
+             {"adr", RouterState(model.config()).to_json()}};
   save_checkpoint(dir, c);
 }
 
