@@ -73,7 +73,9 @@ int forward_main(int argc, char** argv) {
   const dasg::Device device = dasg::parse_device(flags.str("device", "cpu"));
   dasg::require_device(device);
   dasg::Model model(cfg);
-  model.load(flags.str("weights", ""));
+  const std::string weights = flags.str("weights", "");
+  dasg::check_all_finite(dasg::read_safetensors(weights).tensors, weights);  // no dump of garbage
+  model.load(weights);
   model.to(device);
   std::vector<std::pair<std::string, dasg::Tensor>> dump = dasg::parity_dump(model, in);
   const std::string out = flags.str("out", "");

@@ -27,7 +27,9 @@ Trains a causal language model on token shards; with no flag, dasg-tiny on the d
                         byte-tokenized into data/default/fortunes_byte when missing)
   --seq-len T           tokens per sequence (default: the config's max_seq_len)
   --eval-batches N      validation batches, 0 = the whole val split (default )") +
-         std::to_string(d.eval_batches) + ")\n" + dasg::app::training_flags_help(d) +
+         std::to_string(d.eval_batches) + ")\n" +
+         "  --no-val              no validation split: nothing is evaluated\n"
+         "  --reset-optimizer     with --resume: start the optimizer moments at zero (optim.safetensors unread)\n" + dasg::app::training_flags_help(d) +
          "  (--out defaults to runs/<config name>)\n";
 }
 
@@ -51,7 +53,8 @@ double unigram_entropy(const std::string& dir, int64_t vocab) {
 int train_main(int argc, char** argv) {
   std::vector<dasg::app::FlagSpec> specs = dasg::app::training_flag_specs();
   specs.insert(specs.end(), {{"config", FlagKind::value}, {"data", FlagKind::value}, {"seq-len", FlagKind::value},
-                             {"eval-batches", FlagKind::value}});
+                             {"eval-batches", FlagKind::value}, {"no-val", FlagKind::toggle},
+                             {"reset-optimizer", FlagKind::toggle}});
   dasg::app::Flags flags(specs, argc, argv);
   if (flags.help()) {
     std::fputs(usage().c_str(), stdout);
@@ -74,13 +77,24 @@ int train_main(int argc, char** argv) {
   dasg::app::read_training_flags(flags, o);
   o.seq_len = flags.integer("seq-len", o.seq_len);
   o.eval_batches = flags.integer("eval-batches", o.eval_batches);
+  o.no_val = flags.has("no-val");
+  o.reset_optimizer = flags.has("reset-optimizer");
+  if (o.reset_optimizer && o.resume.empty()) throw UsageError("dasg train: --reset-optimizer needs --resume");
   if (o.seq_len < 0 || o.eval_batches < 0) throw UsageError("dasg train: --seq-len and --eval-batches must be >= 0");
 
   dasg::TrainResult r = dasg::train_language_model(o);
   std::printf("trained %lld steps on %s (%lld skipped as non-finite)\n", (long long)r.steps_done, o.device.c_str(),
               (long long)r.skipped_steps);
-  std::printf("checkpoint: %s\nmetrics:    %s\n", r.checkpoint_dir.c_str(), r.metrics_path.c_str());
-  std::printf("final validation loss: %.4f nats/token (perplexity %.2f); unigram entropy of the corpus: %.4f nats\n",
-              r.final_val_loss, std::exp(r.final_val_loss), unigram_entropy(o.data_dir, o.model.vocab_size));
-  return 0;
+  if (r.checkpoint_written)
+    std::printf("checkpoint: %s\n", r.checkpoint_dir.c_str());
+  else
+    std::printf("checkpoint: none written at the end (the last step was skipped); the newest is in %s\n",
+                r.checkpoint_dir.c_str());
+  std::printf("metrics:    %s\n", r.metrics_path.c_str());
+  if (!r.last_eval.is_null())
+    std::printf("final validation loss: %.4f nats/token (perplexity %.2f); unigram entropy of the corpus: %.4f nats\n",
+                r.final_val_loss, std::exp(r.final_val_loss), unigram_entropy(o.data_dir, o.model.vocab_size));
+  else
+    std::printf("no validation ran (--no-val)\n");
+  return r.checkpoint_written ? 0 : 1;
 }

@@ -162,6 +162,8 @@ void Model::save(const std::string& path) const {
 void Model::load(const std::string& path) {
   std::map<std::string, std::string> meta = params_.load(path);
   auto it = meta.find("deep_active");
+  DASG_CHECK(it == meta.end() || it->second == "true" || it->second == "false", "Model::load: ", path,
+             ": __metadata__ deep_active is '", it == meta.end() ? "" : it->second, "'; expected \"true\" or \"false\"");
   const bool active = it == meta.end() || it->second == "true";
   DASG_CHECK(active || !deep_active_, "Model::load: ", path, " was saved before the DSSE transfer, but this model has "
              "already transferred (deep_active); load it into a fresh model");

@@ -108,6 +108,11 @@ TrainOptions options(const Config& c, const std::string& device, const std::stri
   o.grad_accum = 2;
   o.warmup = 1;
   o.lr = 3e-3;
+  // Gradients that are exactly 0 in exact arithmetic (the key bias of attention: softmax ignores a
+  // constant added to every score) are rounding noise of ~1e-9 that differs between devices;
+  // AdamW with eps 1e-8 would turn that noise into steps of ~lr/10 in random directions. eps 1e-5
+  // keeps such steps below 1e-3·lr and changes nothing for real gradients (≥ 1e-4).
+  o.adam_eps = 1e-5;
   o.eval_every = 0;
   o.ckpt_every = 0;
   o.quiet = true;

@@ -47,6 +47,7 @@ class LanguageModelTask : public TrainTask {
   nlohmann::json loader_state() const override { return loader_.state(); }
   void restore_loader(const nlohmann::json& s) override { loader_.restore(s); }
   nlohmann::json evaluate(Model& model, int64_t) override {
+    if (o_.no_val) return nullptr;
     const double val = evaluate_lm(model, o_.data_dir, o_.batch, T_, o_.eval_batches);
     return {{"val_loss", val}, {"val_ppl", std::exp(val)}};
   }
@@ -64,6 +65,9 @@ TrainResult train_language_model(const TrainOptions& o, const GradientHook& hook
              "needs a causal model (use `dasg finetune` for classification)");
   const int64_t T = o.seq_len > 0 ? o.seq_len : o.model.max_seq_len;
   DASG_CHECK(T <= o.model.max_seq_len, "train: seq_len ", T, " exceeds the model's max_seq_len ", o.model.max_seq_len);
+  // Up front, so no run trains for hours and then fails at its first evaluation.
+  data::check_split(o.data_dir, "train", o.batch, T, o.model.vocab_size);
+  if (!o.no_val) data::check_split(o.data_dir, "val", o.batch, T, o.model.vocab_size);
   LanguageModelTask task(o, T);
   Model model(o.model, o.seed);
   return run_training(o, model, task, hook);

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "autograd/node.hpp"
+#include "model/config_size.hpp"
 #include "model/model.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/shape.hpp"
@@ -87,10 +88,14 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
   Generator gen(o.seed ^ 0x9E3779B97F4A7C15ull);  // dropout, tier sampling, adr.random
   int64_t start = 0, skipped = 0;
   if (!o.resume.empty()) {
-    Checkpoint c = load_checkpoint(o.resume);  // validated; DIR.old when DIR is damaged
+    Checkpoint c = load_checkpoint(o.resume, o.reset_optimizer);  // validated; DIR.old when DIR is damaged
     model.load((fs::path(c.dir) / "model.safetensors").string());
     model.to(device);
-    opt->load_state(c.optim, c.optim_steps);
+    if (o.reset_optimizer)
+      std::fprintf(stderr, "train: --reset-optimizer: the optimizer moments of '%s' are not read; they start at zero\n",
+                   c.dir.c_str());
+    else
+      opt->load_state(c.optim, c.optim_steps);
     start = c.train.step;
     skipped = c.train.skipped_steps;
     task.restore_loader(c.train.loader);
@@ -115,7 +120,10 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     save_checkpoint(result.checkpoint_dir, c);
   };
 
+  check_memory_fits(estimate_memory(cfg, o.batch, o.seq_len > 0 ? o.seq_len : cfg.max_seq_len,
+                                    o.optimizer == "adamw" ? 2 : 1), "train");
   MetricsLog metrics(result.metrics_path, start > 0);
+  int64_t done = 0;  // steps of this invocation that updated the model
   Progress progress(start, o.steps);
   int64_t bad_in_row = 0;
   double loss_value = 0;
@@ -167,6 +175,7 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       continue;
     }
     bad_in_row = 0;
+    ++done;
     if (o.grad_clip > 0 && norm > o.grad_clip) scale_gradients(opt->params(), o.grad_clip / (norm + 1e-6));
     opt->step(lr);
     router.end_step(model);
@@ -208,14 +217,21 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     const bool last = step + 1 == o.steps;
     if ((o.eval_every > 0 && (step + 1) % o.eval_every == 0) || last) {
       nlohmann::json e = task.evaluate(model, step);
-      e["step"] = step;
-      e["eval"] = true;
-      metrics.write(e);
-      result.last_eval = e;
-      if (e.contains("val_loss")) result.final_val_loss = e["val_loss"];
+      if (!e.is_null()) {
+        e["step"] = step;
+        e["eval"] = true;
+        metrics.write(e);
+        result.last_eval = e;
+        if (e.contains("val_loss")) result.final_val_loss = e["val_loss"];
+      }
     }
-    if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || last) save(step + 1);
+    if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || last) {
+      save(step + 1);
+      result.checkpoint_written = last;
+    }
   }
+  DASG_CHECK(done > 0 || start == o.steps, "train: every one of the ", o.steps - start, " steps from step ", start,
+             " was skipped as non-finite; nothing was trained, no checkpoint was written and nothing was evaluated");
   if (!o.quiet) progress.finish();
   result.steps_done = o.steps - start;
   result.skipped_steps = skipped;

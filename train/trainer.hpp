@@ -52,6 +52,8 @@ struct TrainOptions {
   int64_t max_bad_steps = 5;        // non-finite steps in a row before stopping
   uint64_t seed = 1337;             // initialisation, data order, sampling
   bool quiet = false;               // no progress display
+  bool reset_optimizer = false;     // resume with fresh optimizer moments (optim.safetensors unread)
+  bool no_val = false;              // LM: no validation split; no evaluation at all
   double min_lr_value() const { return min_lr < 0 ? lr / 10 : min_lr; }
 };
 
@@ -63,8 +65,9 @@ struct TrainResult {
   int64_t steps_done = 0;           // steps run by this invocation (skipped ones included)
   int64_t skipped_steps = 0;        // in the whole run
   double final_train_loss = 0;
-  double final_val_loss = 0;        // LM
-  nlohmann::json last_eval;         // the last evaluation's record
+  double final_val_loss = 0;        // LM, when evaluated
+  nlohmann::json last_eval;         // the last evaluation's record (null: none ran)
+  bool checkpoint_written = false;  // the final checkpoint was saved (not when the last step was skipped)
   std::string checkpoint_dir, metrics_path;
 };
 
@@ -82,7 +85,7 @@ class TrainTask {
   virtual nlohmann::json loader_state() const = 0;
   virtual void restore_loader(const nlohmann::json& state) = 0;
   // One evaluation after `step` (0-based; evaluation mode, no gradients): the fields of its
-  // metrics record.
+  // metrics record (null: the task evaluates nothing, e.g. --no-val).
   virtual nlohmann::json evaluate(Model& model, int64_t step) = 0;
   // Device scalars of a training micro-batch, averaged over the step's micro-batches and logged
   // under their names (e.g. train_accuracy); read back with the step's other values.
