@@ -169,14 +169,14 @@ void check_training(const std::string& ffn, bool causal) {
 }  // namespace
 
 TEST_SUITE("parity") {
-  TEST_CASE("parity: training on CUDA(0) equals the CPU — dasg, causal") { check_training("dasg", true); }
-  TEST_CASE("parity: training on CUDA(0) equals the CPU — dasg, encoder") { check_training("dasg", false); }
-  TEST_CASE("parity: training on CUDA(0) equals the CPU — dense, causal") { check_training("dense", true); }
-  TEST_CASE("parity: training on CUDA(0) equals the CPU — dense, encoder") { check_training("dense", false); }
-  TEST_CASE("parity: training on CUDA(0) equals the CPU — switch, causal") { check_training("switch", true); }
-  TEST_CASE("parity: training on CUDA(0) equals the CPU — switch, encoder") { check_training("switch", false); }
-  TEST_CASE("parity: training on CUDA(0) equals the CPU — dsmoe, causal") { check_training("dsmoe", true); }
-  TEST_CASE("parity: training on CUDA(0) equals the CPU — dsmoe, encoder") { check_training("dsmoe", false); }
+  TEST_CASE("parity: training on CUDA(0) equals the CPU: dasg causal") { check_training("dasg", true); }
+  TEST_CASE("parity: training on CUDA(0) equals the CPU: dasg encoder") { check_training("dasg", false); }
+  TEST_CASE("parity: training on CUDA(0) equals the CPU: dense causal") { check_training("dense", true); }
+  TEST_CASE("parity: training on CUDA(0) equals the CPU: dense encoder") { check_training("dense", false); }
+  TEST_CASE("parity: training on CUDA(0) equals the CPU: switch causal") { check_training("switch", true); }
+  TEST_CASE("parity: training on CUDA(0) equals the CPU: switch encoder") { check_training("switch", false); }
+  TEST_CASE("parity: training on CUDA(0) equals the CPU: dsmoe causal") { check_training("dsmoe", true); }
+  TEST_CASE("parity: training on CUDA(0) equals the CPU: dsmoe encoder") { check_training("dsmoe", false); }
 
   TEST_CASE("parity: after the first step the caching allocator makes no cudaMalloc or cudaFree (whole model)") {
     Tf32Off tf32;
