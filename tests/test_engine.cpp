@@ -153,7 +153,7 @@ TEST_SUITE("engine") {
     const kernels::AdamWStep st{1e-2, 0.9, 0.95, 1e-8, 0.0, 1 - 0.9, 1 - 0.95};
     for (size_t i = 0; i < sizes.size(); ++i) {
       Tensor p = Tensor::randn({sizes[i]}, g), gr = Tensor::randn({sizes[i]}, g);
-      Tensor m = Tensor::randn({sizes[i]}, g) * 0.1, v = Tensor::rand({sizes[i]}, g, 0, 1);
+      Tensor m = Tensor::rand({sizes[i]}, g, -0.1, 0.1), v = Tensor::rand({sizes[i]}, g, 0, 1);
       ref_p.push_back(p.clone());
       ref_m.push_back(m.clone());
       ref_v.push_back(v.clone());

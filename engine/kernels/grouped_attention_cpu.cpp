@@ -68,14 +68,39 @@ inline void row_times_tile(const T* a, const T* tile, int64_t d, int64_t j0, int
   }
 }
 
+// y[0..d) += Σ_{t<n} w[t·ws] · x[t·xs .. t·xs + d): a weighted sum of rows into one row, the row
+// accumulating in registers (d a compile-time 16, 32 or 64; any other d runs the generic loop).
+template <int DC, class T>
+inline void weighted_rows_fixed(const T* w, int64_t ws, const T* x, int64_t xs, int64_t n, T* y) {
+  T acc[DC];
+  for (int c = 0; c < DC; ++c) acc[c] = y[c];
+  for (int64_t t = 0; t < n; ++t) {
+    const T a = w[t * ws];
+    const T* xr = x + t * xs;
+    for (int c = 0; c < DC; ++c) acc[c] += a * xr[c];
+  }
+  for (int c = 0; c < DC; ++c) y[c] = acc[c];
+}
+template <class T>
+inline void weighted_rows(const T* w, int64_t ws, const T* x, int64_t xs, int64_t n, int64_t d, T* y) {
+  switch (d) {
+    case 16: return weighted_rows_fixed<16>(w, ws, x, xs, n, y);
+    case 32: return weighted_rows_fixed<32>(w, ws, x, xs, n, y);
+    case 64: return weighted_rows_fixed<64>(w, ws, x, xs, n, y);
+    default:
+      for (int64_t t = 0; t < n; ++t) axpy(w[t * ws], x + t * xs, y, d);
+  }
+}
+
 // Per-thread scratch: two transposed tiles, three rows of kBk, and the block's running state.
 template <class T>
 struct Scratch {
-  std::vector<T> kt, vt, s, e, dp, qs, U;
+  std::vector<T> kt, vt, s, e, dp, qs, U, P, dS;
   std::vector<T> m, Z, E, sdiag;
   Scratch(int64_t d)
       : kt((size_t)(d * kBk)), vt((size_t)(d * kBk)), s(kBk), e(kBk), dp(kBk), qs((size_t)d),
-        U((size_t)(kBq * d)), m(kBq), Z(kBq), E(kBq), sdiag(kBq) {}
+        U((size_t)(kBq * d)), P((size_t)(kBq * kBk)), dS((size_t)(kBq * kBk)), m(kBq), Z(kBq), E(kBq),
+        sdiag(kBq) {}
 };
 
 // Runs task(t, scratch) for t < n_tasks on OpenMP threads, each with its own scratch.
@@ -158,12 +183,11 @@ void grouped_attention_forward_cpu(const AttentionShape& s, const Tensor& q_, co
             T* erow = sc.e.data();
             exp_span(srow + j0, erow + j0, j1 - j0 + 1);
             T Z = 0, E = 0;
-            T* Ur = sc.U.data() + r * d;
             for (int64_t jj = j0; jj <= j1; ++jj) {
               Z += erow[jj];
               E += erow[jj] * srow[jj];
-              axpy(erow[jj], vh + (kb + jj) * s.st, Ur, d);
             }
+            weighted_rows(erow + j0, 1, vh + (kb + j0) * s.st, s.st, j1 - j0 + 1, d, sc.U.data() + r * d);
             sc.Z[r] += Z;
             sc.E[r] += E;
             if (s.causal && i >= kb && i < kb + nk) sc.sdiag[r] = srow[i - kb] + mb;
@@ -266,16 +290,18 @@ void grouped_attention_backward_cpu(const AttentionShape& s, const Tensor& q_, c
           const int64_t nk = std::min(kBk, khi - kb + 1);
           transpose_tile(kh, s.st, kb, nk, d, sc.kt.data());
           transpose_tile(vh, s.st, kb, nk, d, sc.vt.data());
+          // P and dS tiles [nq × nk] (zero outside each row's keys), dq rows on the way.
           for (int64_t r = 0; r < nq; ++r) {
             const int64_t i = i0 + r;
+            T* p = sc.P.data() + r * kBk;
+            T* ds = sc.dS.data() + r * kBk;
+            for (int64_t jj = 0; jj < nk; ++jj) p[jj] = ds[jj] = 0;
             const KeySpan ks = attention_keys(L, s.w, s.causal, i, n);
             const int64_t j0 = std::max(ks.lo, kb) - kb, j1 = std::min(ks.hi, kb + nk - 1) - kb;
             if (j1 < j0) continue;
             const T* qi = q + base + i * s.st;
             const T* doi = du + (b * TT + i) * Hd + h * d;
-            T* dqi = dq + base + i * s.st;
             for (int64_t c = 0; c < d; ++c) sc.qs[c] = qi[c] * scale;
-            T* p = sc.e.data();
             T* srow = sc.s.data();
             T* dp = sc.dp.data();
             row_times_tile(sc.qs.data(), sc.kt.data(), d, j0, j1, srow);
@@ -284,13 +310,14 @@ void grouped_attention_backward_cpu(const AttentionShape& s, const Tensor& q_, c
             exp_span(srow + j0, p + j0, j1 - j0 + 1);
             row_times_tile(doi, sc.vt.data(), d, j0, j1, dp);
             const T Di = D[r];
-            for (int64_t jj = j0; jj <= j1; ++jj) {
-              const T ds = p[jj] * (dp[jj] - Di) * scale;
-              const int64_t j = kb + jj;
-              axpy(p[jj], doi, dv + base + j * s.st, d);
-              axpy(ds, kh + j * s.st, dqi, d);
-              axpy(ds, qi, dk + base + j * s.st, d);
-            }
+            for (int64_t jj = j0; jj <= j1; ++jj) ds[jj] = p[jj] * (dp[jj] - Di) * scale;
+            weighted_rows(ds + j0, 1, kh + (kb + j0) * s.st, s.st, j1 - j0 + 1, d, dq + base + i * s.st);
+          }
+          // dv_j += Σ_r P_rj do_r,  dk_j += Σ_r dS_rj q_r  (column jj of the tiles).
+          for (int64_t jj = 0; jj < nk; ++jj) {
+            const int64_t j = kb + jj;
+            weighted_rows(sc.P.data() + jj, kBk, du + (b * TT + i0) * Hd + h * d, Hd, nq, d, dv + base + j * s.st);
+            weighted_rows(sc.dS.data() + jj, kBk, q + base + i0 * s.st, s.st, nq, d, dk + base + j * s.st);
           }
         }
       }
