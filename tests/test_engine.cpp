@@ -196,7 +196,9 @@ TEST_SUITE("engine") {
     for (int64_t i = 0; i < n; ++i) {
       const double u = x[i], t = std::tanh(c * (u + a * u * u * u));
       CHECK(close(y[i], 0.5 * u * (1 + t), 2e-6));
-      CHECK(close(gx[i], 0.5 * (1 + t) + 0.5 * u * (1 - t * t) * c * (1 + 3 * a * u * u), 2e-6));
+      // Eigen's f32 tanh rounds to ±1 once |c(x + a x³)| > ~7.9 (x < −4.8), where the true gelu'
+      // is below 4e-6 in magnitude: an absolute error of that size there, relative 2e-6 elsewhere.
+      CHECK(close(gx[i], 0.5 * (1 + t) + 0.5 * u * (1 - t * t) * c * (1 + 3 * a * u * u), u < -4.5 ? 4e-6 : 2e-6));
     }
   }
 

@@ -1,8 +1,9 @@
 // Vectorised transcendental maps for the CPU kernels (f32 only; f64 stays on libm, so the f64
 // gradchecks see exactly the textbook functions). Each works on one contiguous span with Eigen's
 // packet math (AVX2/FMA here): exp is Cephes-style range reduction + degree-6 polynomial (≤ 1 ulp
-// on the normal range), tanh a clamped [13/6] rational approximation (a few ulp), logistic
-// 1/(1+e^(−x)) built on exp. Callers split work into spans of kSpan for OpenMP.
+// on the normal range), tanh a clamped [13/6] rational approximation (a few ulp; exactly ±1 past
+// |x| ≈ 7.9, so gelu' of x < −4.8 comes out 0 where the truth is below 4e-6), logistic a rational
+// approximation with an exp tail. Callers split work into spans of kSpan for OpenMP.
 //   gelu_tanh(x)  = ½x(1 + tanh(u)),  u = c(x + a x³)
 //   gelu_tanh'(x) = ½(1 + t) + ½x(1 − t²)·c(1 + 3a x²),  t = tanh(u)
 #pragma once
