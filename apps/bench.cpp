@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
@@ -19,13 +20,23 @@
 #include "apps/flags.hpp"
 #include "engine/allocator.hpp"
 #include "engine/parallel.hpp"
+#include "data/corpus.hpp"
+#include "data/loader.hpp"
+#include "data/tokenizer.hpp"
+#include "engine/profiler.hpp"
 #include "model/attention.hpp"
+#include "model/model.hpp"
+#include "apps/presets.hpp"
+#include "train/optimizer.hpp"
+#include "train/trainer.hpp"
 #include "ops/reduce.hpp"
+
+int bench_train_main(int argc, char** argv);  // below
 
 using dasg::app::FlagKind;
 using dasg::app::UsageError;
 
-static const char* kUsage = R"(usage: dasg bench attention [flags]
+static const char* kUsage = R"(usage: dasg bench attention [flags]   (or: dasg bench train --help)
 Times forward+backward of one attention layer, batch 1, at each length T, and measures the CPU
 allocator's peak memory above the step's start. ms is wall time, cpu-ms the process's CPU time
 over all threads (steadier than wall time on a shared, loaded machine). GMHA keeps its group length L fixed (groups =
@@ -149,15 +160,7 @@ Point bench_point(const std::string& kind, int64_t T, const Options& o) {
 
 }  // namespace
 
-int bench_main(int argc, char** argv) {
-  const bool help_only = argc >= 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"));
-  if (help_only) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  if (argc < 2) throw UsageError("dasg bench: name a benchmark: dasg bench attention [flags]");
-  if (std::strcmp(argv[1], "attention") != 0)
-    throw UsageError(dasg::detail::concat("dasg bench: unknown benchmark '", argv[1], "'; expected attention"));
+static int attention_main(int argc, char** argv) {
   std::string self = "bench attention";
   std::vector<char*> args = {self.data()};
   for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
@@ -239,5 +242,182 @@ int bench_main(int argc, char** argv) {
     std::printf("\n");
   }
   for (const std::string& n : notes) std::printf("note: %s\n", n.c_str());
+  return 0;
+}
+
+int bench_main(int argc, char** argv) {
+  const bool help_only = argc >= 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"));
+  if (help_only) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (argc < 2) throw UsageError("dasg bench: name a benchmark: dasg bench attention|train [flags]");
+  if (!std::strcmp(argv[1], "attention")) return attention_main(argc, argv);
+  if (!std::strcmp(argv[1], "train")) return bench_train_main(argc, argv);
+  throw UsageError(dasg::detail::concat("dasg bench: unknown benchmark '", argv[1], "'; expected attention or train"));
+}
+
+// ---- dasg bench train ----------------------------------------------------------------------
+// Thin driver over the model and optimizer API (model/model.hpp, train/optimizer.hpp): the same
+// step as train/trainer.cpp (forward, backward, clip, AdamW, end_step) on Tiny Shakespeare bytes.
+
+static const char* kTrainUsage = R"(usage: dasg bench train --config C [flags]
+Times training steps of a model config: forward, backward, gradient clipping (1.0) and AdamW, on
+batches of the default corpus (Tiny Shakespeare, bytes). Prints the median tokens/s of the steps
+after the warm-up ones, the model GFLOP/s, and the engine profiler's per-op-kind breakdown of
+forward and backward time (over --profile-steps extra steps, after the timed ones).
+Model FLOPs: every GEMM of the step, forward and backward, 2·M·N·K, plus the attention kernel's
+4·d per query-key pair forward and 8·d backward (the backward's recompute of the scores not counted).
+
+  --config NAME|FILE    model config (a preset of train/configs or a JSON file), required;
+                        engine/bench/configs/ holds the issue-13 rows
+  --batch B             sequences per step (default 8)
+  --seq-len T           tokens per sequence (default: the config's max_seq_len)
+  --steps N             timed steps (default 10); the first --warmup-steps (default 2) are not counted
+  --threads K           CPU threads (default DASG_NUM_THREADS, else every core)
+  --route deep|shallow  dasg FFN only: force every token's tier (θs = θd = 0 or 1) and transfer at step 0
+  --profile-steps P     profiled steps after the timed ones (default 2; 0 = no breakdown)
+  --seed N              initialisation and data order (default 1337)
+  --data DIR            token shards (default: the default corpus, byte tokenizer)
+)";
+
+namespace {
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+struct StepTimes {
+  double forward = 0, backward = 0, optimizer = 0, total = 0, cpu = 0;  // wall s; cpu: process CPU s
+};
+
+}  // namespace
+
+int bench_train_main(int argc, char** argv) {
+  std::string self = "bench train";
+  std::vector<char*> args = {self.data()};
+  for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+  dasg::app::Flags flags({{"config", FlagKind::value},
+                          {"batch", FlagKind::value},
+                          {"seq-len", FlagKind::value},
+                          {"steps", FlagKind::value},
+                          {"warmup-steps", FlagKind::value},
+                          {"threads", FlagKind::value},
+                          {"route", FlagKind::value},
+                          {"profile-steps", FlagKind::value},
+                          {"seed", FlagKind::value},
+                          {"data", FlagKind::value}},
+                         (int)args.size(), args.data());
+  if (flags.help()) {
+    std::fputs(kTrainUsage, stdout);
+    return 0;
+  }
+  if (!flags.has("config")) throw UsageError("dasg bench train: --config is required (see --help)");
+  dasg::Config cfg = dasg::app::load_config(flags.str("config", ""));
+  const std::string route = flags.str("route", "");
+  if (!route.empty()) {
+    if (cfg.ffn != "dasg") throw UsageError("dasg bench train: --route needs a dasg FFN config");
+    if (route != "deep" && route != "shallow")
+      throw UsageError("dasg bench train: --route '" + route + "'; expected deep or shallow");
+    cfg.adr.theta_s = cfg.adr.theta_d = route == "deep" ? 0.0 : 1.0;
+    cfg.dsse.transfer_step = 0;
+  }
+  cfg.validate();
+  const int64_t B = flags.integer("batch", 8), T = flags.integer("seq-len", cfg.max_seq_len);
+  const int64_t steps = flags.integer("steps", 10), warm = flags.integer("warmup-steps", 2);
+  const int64_t prof_steps = flags.integer("profile-steps", 2);
+  if (B < 1 || T < 1 || T > cfg.max_seq_len || steps <= warm || warm < 0 || prof_steps < 0)
+    throw UsageError("dasg bench train: expected --batch >= 1, 1 <= --seq-len <= max_seq_len, --steps > --warmup-steps");
+  if (flags.has("threads")) dasg::set_num_threads((int)flags.integer("threads", 1));
+  const uint64_t seed = (uint64_t)flags.integer("seed", 1337);
+  std::string data_dir = flags.str("data", "");
+  if (data_dir.empty()) {
+    data_dir = dasg::data::default_corpus_dir("byte");
+    if (!std::filesystem::exists(data_dir)) {
+      auto tok = dasg::data::make_tokenizer("byte", "");
+      dasg::data::tokenize_default_corpus(*tok, data_dir, {});
+    }
+  }
+
+  dasg::Model model(cfg, seed);
+  dasg::AdamW opt(dasg::optimizer_params(model.parameters()), dasg::AdamWOptions{0.9, 0.95, 1e-8, 0.1});
+  dasg::data::TokenLoader loader(data_dir, "train", {B, T, cfg.vocab_size, seed, true});
+  const int64_t total = steps + prof_steps;
+  const int64_t transfer_at = cfg.dsse_transfer_step(total);
+  model.train(true);
+  const bool prof_env = dasg::profiler::enabled();
+  std::vector<StepTimes> times;
+  double last_loss = 0;
+  for (int64_t step = 0; step < total; ++step) {
+    if (step == steps) {  // the profiled steps
+      dasg::profiler::reset();
+      dasg::profiler::enable(true);
+    }
+    if (cfg.ffn == "dasg" && !model.deep_active() && step >= transfer_at) model.transfer_dsse();
+    dasg::data::Batch b = loader.next();
+    dasg::Tensor tokens = dasg::Tensor::from_vector(b.inputs, {B, T});
+    dasg::Tensor targets = dasg::Tensor::from_vector(b.targets, {B, T});
+    StepTimes st;
+    const std::clock_t c0 = std::clock();
+    const double t0 = now_s();
+    opt.zero_grad();
+    dasg::ForwardResult r = model.forward(tokens, targets);
+    const double t1 = now_s();
+    r.loss.backward();
+    const double t2 = now_s();
+    dasg::clip_grad_norm(opt.params(), 1.0);
+    opt.step(dasg::learning_rate(step, 2, total, 1e-3, 1e-4));
+    model.end_step();
+    const double t3 = now_s();
+    last_loss = r.loss.item();
+    st = {t1 - t0, t2 - t1, t3 - t2, t3 - t0, (double)(std::clock() - c0) / CLOCKS_PER_SEC};
+    times.push_back(st);
+  }
+  dasg::profiler::enable(prof_env);
+
+  // Median of the timed steps after the warm-up.
+  auto median = [&](double StepTimes::*f) {
+    std::vector<double> v;
+    for (int64_t i = warm; i < steps; ++i) v.push_back(times[(size_t)i].*f);
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  };
+  const double med = median(&StepTimes::total);
+  const double tokens = (double)(B * T);
+  std::printf("bench train: %s, batch %lld x %lld, %d threads, %lld timed steps (median of the last %lld)\n",
+              flags.str("config", "").c_str(), (long long)B, (long long)T, dasg::num_threads(), (long long)steps,
+              (long long)(steps - warm));
+  std::printf("step %.1f ms (forward %.1f, backward %.1f, clip+optimizer %.1f): %.0f tok/s; last loss %.4f\n",
+              med * 1e3, median(&StepTimes::forward) * 1e3, median(&StepTimes::backward) * 1e3,
+              median(&StepTimes::optimizer) * 1e3, tokens / med, last_loss);
+  const double cpu = median(&StepTimes::cpu);
+  std::printf("process CPU time %.1f ms/step over all threads (%.2f cores busy; steadier than wall time on a "
+              "shared machine)\n", cpu * 1e3, cpu / med);
+  if (prof_steps == 0) return 0;
+  const double flops = dasg::profiler::flops() / (double)prof_steps;
+  double prof_total = 0;
+  for (int64_t i = steps; i < total; ++i) prof_total += times[(size_t)i].total;
+  std::printf("model FLOPs %.2f MFLOP/token, %.1f GFLOP/s at the median step\n", flops / tokens / 1e6,
+              flops / med / 1e9);
+  std::printf("profile over %lld steps (%.1f ms/step), per step:\n", (long long)prof_steps,
+              prof_total / (double)prof_steps * 1e3);
+  std::printf("  %-26s %10s %8s %10s %8s %7s\n", "op kind", "fwd ms", "calls", "bwd ms", "calls", "share");
+  double fsum = 0, bsum = 0;
+  const double k = 1.0 / (double)prof_steps;
+  for (const dasg::profiler::Entry& e : dasg::profiler::entries()) {
+    fsum += e.seconds[0] * k;
+    bsum += e.seconds[1] * k;
+    std::printf("  %-26s %10.2f %8lld %10.2f %8lld %6.1f%%\n", e.name.c_str(), e.seconds[0] * k * 1e3,
+                (long long)(e.calls[0] / prof_steps), e.seconds[1] * k * 1e3, (long long)(e.calls[1] / prof_steps),
+                100.0 * (e.seconds[0] + e.seconds[1]) / prof_total);
+  }
+  std::printf("  %-26s %10.2f %8s %10.2f\n", "(ops, summed)", fsum * 1e3, "", bsum * 1e3);
+  double pf = 0, pb = 0, po = 0;
+  for (int64_t i = steps; i < total; ++i) {
+    pf += times[(size_t)i].forward * k;
+    pb += times[(size_t)i].backward * k;
+    po += times[(size_t)i].optimizer * k;
+  }
+  std::printf("  %-26s %10.2f %8s %10.2f   (model code between ops, graph walk)\n", "(outside ops)",
+              (pf - fsum) * 1e3, "", (pb - bsum) * 1e3);
+  std::printf("  %-26s %10.2f   (clip + AdamW + end_step)\n", "(optimizer)", po * 1e3);
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "autograd/node.hpp"
+#include "engine/profiler.hpp"
 #include "engine/kernels/accumulate.hpp"
 
 namespace dasg {
@@ -114,7 +115,11 @@ void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
     grads.erase(it);
     DASG_CHECK(!node->released, "backward: the graph through ", node->name(), " was already freed by an "
                "earlier backward; call backward(grad, /*retain_graph=*/true) the first time to go through it twice");
-    std::vector<Tensor> in_grads = node->backward(g);
+    std::vector<Tensor> in_grads;
+    {
+      profiler::Scope prof(node->name(), profiler::backward);  // engine/profiler.hpp; off: one branch
+      in_grads = node->backward(g);
+    }
     DASG_CHECK(in_grads.size() == node->next.size(), "backward: ", node->name(), " returned ", in_grads.size(),
                " gradients for ", node->next.size(), " inputs");
     if (!retain_graph) {
@@ -124,6 +129,7 @@ void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
     for (size_t k = 0; k < in_grads.size(); ++k) {
       const Edge& e = node->next[k];
       if (!e.defined() || !in_grads[k].defined()) continue;
+      profiler::Scope prof("grad_accumulate", profiler::backward);
       if (e.fn)
         accumulate_into(grads[e.fn.get()], in_grads[k]);
       else

@@ -31,9 +31,18 @@ int configured_threads() {
   Eigen::setNbThreads(n);
   return n;
 }
-const int g_threads = configured_threads();
+int g_threads = configured_threads();
 }  // namespace
 
 int num_threads() { return g_threads; }
+
+void set_num_threads(int n) {
+  DASG_CHECK(n >= 1 && n <= 4096, "set_num_threads: ", n, "; expected 1..4096");
+  g_threads = n;
+#ifdef _OPENMP
+  omp_set_num_threads(n);
+#endif
+  Eigen::setNbThreads(n);
+}
 
 }  // namespace dasg

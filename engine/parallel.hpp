@@ -5,5 +5,7 @@
 namespace dasg {
 
 int num_threads();
+// Changes the count for every later parallel loop and GEMM (benchmarks: --threads).
+void set_num_threads(int n);
 
 }  // namespace dasg

@@ -7,6 +7,7 @@
 #include "autograd/node.hpp"
 #include "engine/kernels/cross_entropy.hpp"
 #include "engine/kernels/reduce.hpp"
+#include "engine/profiler.hpp"
 
 namespace dasg {
 
@@ -28,6 +29,7 @@ struct CrossEntropyBackward : Node {
 }  // namespace
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index, Reduction reduction) {
+  DASG_PROFILE_OP("cross_entropy");
   check_floating("cross_entropy", logits);
   DASG_CHECK(targets.dtype() == DType::i32, "cross_entropy: targets are ", targets.str(), "; expected i32 class ids");
   check_same_device("cross_entropy", logits, targets);

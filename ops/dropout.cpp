@@ -6,6 +6,7 @@
 
 #include "autograd/node.hpp"
 #include "engine/kernels/dropout.hpp"
+#include "engine/profiler.hpp"
 
 namespace dasg {
 
@@ -25,6 +26,7 @@ struct DropoutBackward : Node {
 }  // namespace
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
+  DASG_PROFILE_OP("dropout");
   check_floating("dropout", x);
   DASG_CHECK(p >= 0 && p < 1, "dropout: p = ", p, " for input ", x.str(), "; expected 0 <= p < 1");
   if (!training || p == 0) return x;

@@ -7,6 +7,7 @@
 #include "autograd/node.hpp"
 #include "engine/kernels/elementwise.hpp"
 #include "engine/kernels/reduce.hpp"
+#include "engine/profiler.hpp"
 
 namespace dasg {
 
@@ -14,6 +15,7 @@ using kernels::BinaryOp;
 using kernels::UnaryOp;
 
 Tensor sum_to(const Tensor& g, const Shape& shape) {
+  DASG_PROFILE_OP("sum_to");
   if (g.shape() == shape) return g;
   Tensor cur = g;
   // Leading dimensions that `shape` lacks: one reduction over all of them.
@@ -70,6 +72,7 @@ struct BinaryBackward : Node {
 };
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+  DASG_PROFILE_OP(kernels::binary_name(op));
   const char* name = kernels::binary_name(op);
   check_same_device(name, a, b);
   check_same_dtype(name, a, b);
@@ -100,6 +103,7 @@ struct ScalarBackward : Node {
 };
 
 Tensor binary_scalar(BinaryOp op, const Tensor& x, double s) {
+  DASG_PROFILE_OP(kernels::binary_name(op));
   check_floating(kernels::binary_name(op), x);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   kernels::binary_scalar(op, x, s, out);
@@ -124,6 +128,7 @@ struct UnaryBackward : Node {
 };
 
 Tensor unary(UnaryOp op, const Tensor& x) {
+  DASG_PROFILE_OP(kernels::unary_name(op));
   check_floating(kernels::unary_name(op), x);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   kernels::unary(op, x, y);

@@ -4,6 +4,7 @@
 
 #include "autograd/node.hpp"
 #include "engine/kernels/embedding.hpp"
+#include "engine/profiler.hpp"
 
 namespace dasg {
 
@@ -23,6 +24,7 @@ struct EmbeddingBackward : Node {
 }  // namespace
 
 Tensor embedding(const Tensor& table, const Tensor& ids) {
+  DASG_PROFILE_OP("embedding");
   check_floating("embedding", table);
   DASG_CHECK(table.dim() == 2, "embedding: table is ", table.str(), "; expected a 2-D table [V, D]");
   DASG_CHECK(ids.dtype() == DType::i32, "embedding: ids are ", ids.str(), "; expected i32 ids");

@@ -6,12 +6,24 @@
 
 #include "autograd/node.hpp"
 #include "engine/kernels/grouped_attention.hpp"
+#include "engine/profiler.hpp"
 
 namespace dasg {
 
 namespace {
 
 constexpr const char* kOp = "grouped_window_attention";
+
+// Query-key pairs the mask allows, summed over b and h (every position real), for the profiler's
+// FLOP count: Σ_i n_i with n_i = |keys(i)|.
+double attention_pairs(const kernels::AttentionShape& s) {
+  double pairs = 0;
+  for (int64_t i = 0; i < s.T; ++i) {
+    const kernels::KeySpan ks = kernels::attention_keys(s.L, s.w, s.causal, i, s.T);
+    pairs += (double)(ks.hi - ks.lo + 1);
+  }
+  return pairs * (double)(s.B * s.H);
+}
 
 struct GroupedAttentionBackward : Node {
   kernels::AttentionShape s;
@@ -22,6 +34,7 @@ struct GroupedAttentionBackward : Node {
     if (packed) {
       const Tensor& qkv = saved[0];
       Tensor dqkv = Tensor::empty(qkv.shape(), qkv.dtype(), qkv.device());
+      if (profiler::enabled()) profiler::count_flops(8.0 * (double)s.d * attention_pairs(s));
       kernels::grouped_attention_backward(s, qkv, qkv, qkv, lengths, u, lse, g, dqkv, dqkv, dqkv);
       return {dqkv};
     }
@@ -29,6 +42,7 @@ struct GroupedAttentionBackward : Node {
     Tensor dq = Tensor::empty(q.shape(), q.dtype(), q.device());
     Tensor dk = Tensor::empty(k.shape(), k.dtype(), k.device());
     Tensor dv = Tensor::empty(v.shape(), v.dtype(), v.device());
+    if (profiler::enabled()) profiler::count_flops(8.0 * (double)s.d * attention_pairs(s));
     kernels::grouped_attention_backward(s, q, k, v, lengths, u, lse, g, dq, dk, dv);
     return {needs(0) ? dq : Tensor(), needs(1) ? dk : Tensor(), needs(2) ? dv : Tensor()};
   }
@@ -56,6 +70,7 @@ void check_mask(kernels::AttentionShape& s, const AttentionMask& mask, const Ten
 
 GroupedAttentionResult run(const kernels::AttentionShape& s, bool packed, const std::vector<Tensor>& inputs,
                            const Tensor& lengths) {
+  DASG_PROFILE_OP("grouped_window_attention");
   const Tensor& x = inputs[0];
   GroupedAttentionResult r;
   r.out = Tensor::empty({s.B, s.T, s.H * s.d}, x.dtype(), x.device());
@@ -63,6 +78,7 @@ GroupedAttentionResult run(const kernels::AttentionShape& s, bool packed, const 
   r.importance = Tensor::empty({s.B, s.T}, x.dtype(), x.device());
   Tensor lse = Tensor::empty({s.B, s.H, s.T}, x.dtype(), x.device());
   const Tensor &q = inputs[0], &k = packed ? inputs[0] : inputs[1], &v = packed ? inputs[0] : inputs[2];
+  if (profiler::enabled()) profiler::count_flops(4.0 * (double)s.d * attention_pairs(s));
   kernels::grouped_attention_forward(s, q, k, v, lengths, r.out, lse, r.complexity, r.importance);
   if (needs_grad(inputs)) {
     auto n = std::make_shared<GroupedAttentionBackward>();

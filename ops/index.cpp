@@ -5,6 +5,7 @@
 
 #include "autograd/node.hpp"
 #include "engine/kernels/index.hpp"
+#include "engine/profiler.hpp"
 
 namespace dasg {
 
@@ -55,6 +56,7 @@ struct IndexAddBackward : Node {
 }  // namespace
 
 Tensor index_select(const Tensor& x, const Tensor& idx) {
+  DASG_PROFILE_OP("index_select");
   check_idx("index_select", x, idx);
   Tensor y = select_rows(x, idx);
   if (needs_grad({x})) {
@@ -67,6 +69,7 @@ Tensor index_select(const Tensor& x, const Tensor& idx) {
 }
 
 Tensor index_add(const Tensor& base, const Tensor& idx, const Tensor& src) {
+  DASG_PROFILE_OP("index_add");
   check_idx("index_add", base, idx);
   check_same_device("index_add", base, src);
   check_same_dtype("index_add", base, src);

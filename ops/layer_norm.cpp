@@ -8,6 +8,7 @@
 
 #include "autograd/node.hpp"
 #include "engine/kernels/layer_norm.hpp"
+#include "engine/profiler.hpp"
 
 namespace dasg {
 
@@ -38,6 +39,7 @@ void check_param(const Tensor& x, const Tensor& p, const char* what) {
 }  // namespace
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  DASG_PROFILE_OP("layer_norm");
   check_floating("layer_norm", x);
   DASG_CHECK(x.dim() >= 1 && x.size(-1) > 0, "layer_norm: input ", x.str(),
              "; expected at least one dimension, the last (normalised) one non-empty");

@@ -8,6 +8,7 @@
 #include "autograd/node.hpp"
 #include "engine/kernels/matmul.hpp"
 #include "engine/kernels/reduce.hpp"
+#include "engine/profiler.hpp"
 
 namespace dasg {
 
@@ -39,6 +40,7 @@ Tensor gemm_op(const char* op, const Tensor& a, const Tensor& b, bool ta, bool t
   s.stride_c = s.M * s.N;
   Shape out_shape = batched ? Shape{s.batch, s.M, s.N} : Shape{s.M, s.N};
   Tensor c = Tensor::empty(out_shape, a.dtype(), a.device());
+  profiler::count_flops(2.0 * (double)s.batch * (double)s.M * (double)s.N * (double)s.K);
   kernels::gemm(s, a, b, c);
   return c;
 }
@@ -57,6 +59,7 @@ struct MatmulBackward : Node {
 };
 
 Tensor product(const Tensor& a, const Tensor& b, bool ta, bool tb, bool batched) {
+  DASG_PROFILE_OP(batched ? "bmm" : "matmul");
   Tensor c = gemm_op(batched ? "bmm" : "matmul", a, b, ta, tb, batched);
   if (needs_grad({a, b})) {
     auto n = std::make_shared<MatmulBackward>();
@@ -95,6 +98,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) { return produ
 Tensor bmm(const Tensor& a, const Tensor& b, bool ta, bool tb) { return product(a, b, ta, tb, true); }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  DASG_PROFILE_OP("linear");
   check_same_device("linear", x, w);
   check_same_dtype("linear", x, w);
   check_floating("linear", x);
@@ -113,6 +117,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
   Tensor y2 = y.view({rows, out});
   kernels::GemmShape s{1, rows, out, in, false, true, 0, 0, 0};
+  profiler::count_flops(2.0 * (double)rows * (double)out * (double)in);
   if (bias.defined()) {  // y = bias broadcast over rows, then y += x·Wᵀ
     kernels::expand_dim({1, rows, out}, bias, y2);
     kernels::gemm(s, x2, w, y2, 1, 1);

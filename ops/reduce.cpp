@@ -5,6 +5,7 @@
 
 #include "autograd/node.hpp"
 #include "engine/kernels/reduce.hpp"
+#include "engine/profiler.hpp"
 
 namespace dasg {
 
@@ -36,6 +37,7 @@ struct SumBackward : Node {
 };
 
 Tensor reduce_sum(const char* op, const Tensor& x, kernels::ReduceShape r, Shape out_shape, double scale) {
+  DASG_PROFILE_OP(op);
   check_floating(op, x);
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   kernels::sum_dim(r, x, y, scale);
@@ -84,6 +86,7 @@ struct MaxBackward : Node {
 }  // namespace
 
 MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
+  DASG_PROFILE_OP("max");
   check_floating("max", x);
   dim = normalize_dim("max", x, dim);
   DASG_CHECK(x.size(dim) > 0, "max: dimension ", dim, " of ", x.str(), " is empty");

@@ -8,6 +8,7 @@
 #include "autograd/node.hpp"
 #include "engine/kernels/fill.hpp"
 #include "engine/kernels/shape.hpp"
+#include "engine/profiler.hpp"
 
 namespace dasg {
 
@@ -53,6 +54,7 @@ struct PermuteBackward : Node {
 };
 
 Tensor permute_op(const char* op, const Tensor& x, const std::vector<int64_t>& perm) {
+  DASG_PROFILE_OP(op);
   Tensor y = permute_copy(x, perm);
   if (needs_grad({x})) {
     auto n = std::make_shared<PermuteBackward>();
@@ -98,6 +100,7 @@ struct SliceBackward : Node {
 }  // namespace
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
+  DASG_PROFILE_OP("reshape");
   Shape s = shape;
   int64_t infer = -1, known = 1;
   for (int64_t k = 0; k < (int64_t)s.size(); ++k) {
@@ -158,6 +161,7 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
 }
 
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
+  DASG_PROFILE_OP("concat");
   DASG_CHECK(!xs.empty(), "concat: empty list of tensors; expected at least one");
   for (size_t k = 0; k < xs.size(); ++k)
     DASG_CHECK(xs[k].defined(), "concat: tensor ", k, " is undefined");
@@ -198,6 +202,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
 }
 
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
+  DASG_PROFILE_OP("slice");
   const int64_t d = normalize_dim("slice", x, dim);
   const int64_t size = x.shape()[(size_t)d];
   DASG_CHECK(start >= 0 && length >= 0 && start + length <= size, "slice: start ", start, ", length ", length,

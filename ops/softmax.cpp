@@ -6,6 +6,7 @@
 
 #include "autograd/node.hpp"
 #include "engine/kernels/softmax.hpp"
+#include "engine/profiler.hpp"
 
 namespace dasg {
 
@@ -23,6 +24,7 @@ struct SoftmaxBackward : Node {
 };
 
 Tensor softmax_op(const Tensor& x, bool log) {
+  DASG_PROFILE_OP(log ? "log_softmax" : "softmax");
   const char* op = log ? "log_softmax" : "softmax";
   check_floating(op, x);
   DASG_CHECK(x.dim() >= 1, op, ": input ", x.str(), " is a scalar; expected at least one dimension (the "

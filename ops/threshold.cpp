@@ -3,6 +3,7 @@
 
 #include "autograd/node.hpp"
 #include "engine/kernels/threshold.hpp"
+#include "engine/profiler.hpp"
 
 namespace dasg {
 
@@ -14,6 +15,7 @@ struct HardThresholdBackward : Node {
 }  // namespace
 
 Tensor hard_threshold(const Tensor& sigma, double threshold) {
+  DASG_PROFILE_OP("hard_threshold");
   check_floating("hard_threshold", sigma);
   Tensor y = Tensor::empty(sigma.shape(), sigma.dtype(), sigma.device());
   kernels::hard_threshold(sigma, threshold, y);

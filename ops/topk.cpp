@@ -4,6 +4,7 @@
 
 #include "autograd/node.hpp"
 #include "engine/kernels/topk.hpp"
+#include "engine/profiler.hpp"
 
 namespace dasg {
 
@@ -21,6 +22,7 @@ struct TopkBackward : Node {
 }  // namespace
 
 TopkResult topk(const Tensor& x, int64_t k) {
+  DASG_PROFILE_OP("topk");
   check_floating("topk", x);
   DASG_CHECK(x.dim() >= 1, "topk: ", x.str(), " has no last dimension; expected at least 1 dim");
   const int64_t n = x.size(-1);

@@ -198,6 +198,12 @@ TEST_SUITE("attention") {
     compare_with_naive(2, 3, 64, 17, 16, 8, false, {64, 37}, DType::f64, 6);
     compare_with_naive(2, 3, 7, 5, 3, 2, true, {}, DType::f32, 7);
     compare_with_naive(2, 3, 7, 5, 3, 2, false, {7, 2}, DType::f32, 8);
+    // Several query blocks and key blocks per group (the CPU kernel tiles 32 queries × 64 keys,
+    // rescaling its running softmax between key blocks), banded and full windows.
+    compare_with_naive(1, 2, 200, 8, 150, 100, true, {}, DType::f64, 9);
+    compare_with_naive(2, 2, 200, 8, 150, 100, false, {200, 171}, DType::f64, 10);
+    compare_with_naive(1, 2, 150, 8, 150, 150, true, {}, DType::f64, 11);
+    compare_with_naive(1, 2, 150, 8, 150, 150, false, {}, DType::f32, 12);
   }
 
   TEST_CASE("full attention: one group with window T is standard MHA") {

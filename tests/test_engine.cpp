@@ -1,9 +1,15 @@
 // Suite "engine": tensors, dtypes, devices, allocation, RNG.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
+#include <vector>
 
+#include "engine/allocator.hpp"
 #include "engine/kernels/fill.hpp"
+#include "engine/kernels/optim.hpp"
+#include "engine/kernels/vecmath_cpu.hpp"
+#include "engine/profiler.hpp"
 #include "engine/rng.hpp"
 #include "engine/tensor.hpp"
 #include "tests/helpers.hpp"
@@ -102,5 +108,119 @@ TEST_SUITE("engine") {
 #ifndef DASG_WITH_CUDA
     CHECK_ERROR_CONTAINS(Tensor::zeros({2}, DType::f32, Device::cuda(0)), "cuda:0", "no CUDA backend");
 #endif
+  }
+
+  TEST_CASE("engine: CPU caching allocator reuses freed blocks of a size class") {
+    CHECK(cpu_size_class(1) == 64);
+    CHECK(cpu_size_class(4096) == 4096);
+    CHECK(cpu_size_class(4097) == 4096 + 512);
+    CHECK(cpu_size_class(100000) == 65536 + 8192 * 5);  // 98304 + ... rounds up to a 1/8 step of 64 KiB
+    for (size_t n : {size_t(1), size_t(5000), size_t(123456), size_t(1) << 22}) {
+      const size_t c = cpu_size_class(n);
+      CHECK(c >= n);
+      CHECK(c <= n + n / 8 + 64);
+      CHECK(c % 64 == 0);
+    }
+    cpu_set_caching(true);
+    const CpuAllocStats s0 = cpu_alloc_stats();
+    void* first = nullptr;
+    {
+      Tensor t = Tensor::empty({250000});  // 1,000,000 bytes
+      first = t.raw_data();
+      CHECK(cpu_alloc_stats().in_use == s0.in_use + (int64_t)cpu_size_class(1000000));
+    }
+    const CpuAllocStats s1 = cpu_alloc_stats();
+    CHECK(s1.in_use == s0.in_use);
+    CHECK(s1.cached >= (int64_t)cpu_size_class(1000000));
+    {
+      Tensor t = Tensor::empty({249990});  // same class: the cached block comes back, no malloc
+      CHECK(t.raw_data() == first);
+      CHECK(reinterpret_cast<uintptr_t>(t.raw_data()) % 64 == 0);
+      const CpuAllocStats s2 = cpu_alloc_stats();
+      CHECK(s2.malloc_calls == s1.malloc_calls);
+      CHECK(s2.cache_hits == s1.cache_hits + 1);
+    }
+    cpu_release_cached();
+    CHECK(cpu_alloc_stats().cached == 0);
+    CHECK(cpu_alloc_stats().in_use == s0.in_use);
+  }
+
+  TEST_CASE("engine: multi-tensor AdamW and sum of squares equal the per-tensor kernels") {
+    Generator g(7);
+    std::vector<int64_t> sizes{3, 40000, 17, 70001};
+    std::vector<kernels::AdamWParam> all;
+    std::vector<Tensor> ref_p, ref_m, ref_v, grads;
+    const kernels::AdamWStep st{1e-2, 0.9, 0.95, 1e-8, 0.0, 1 - 0.9, 1 - 0.95};
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      Tensor p = Tensor::randn({sizes[i]}, g), gr = Tensor::randn({sizes[i]}, g);
+      Tensor m = Tensor::rand({sizes[i]}, g, -0.1, 0.1), v = Tensor::rand({sizes[i]}, g, 0, 1);
+      ref_p.push_back(p.clone());
+      ref_m.push_back(m.clone());
+      ref_v.push_back(v.clone());
+      grads.push_back(gr);
+      all.push_back({p, gr, m, v, i % 2 ? 0.1 : 0.0});
+    }
+    kernels::adamw_all(all, st);
+    double ss = 0;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      kernels::AdamWStep one = st;
+      one.weight_decay = i % 2 ? 0.1 : 0.0;
+      kernels::adamw(ref_p[i], grads[i], ref_m[i], ref_v[i], one);
+      CHECK(all[i].p.to_vector<float>() == ref_p[i].to_vector<float>());
+      CHECK(all[i].m.to_vector<float>() == ref_m[i].to_vector<float>());
+      CHECK(all[i].v.to_vector<float>() == ref_v[i].to_vector<float>());
+      ss += kernels::sum_squares(grads[i]);
+    }
+    CHECK(kernels::sum_squares_all(grads) == doctest::Approx(ss).epsilon(1e-12));
+  }
+
+  TEST_CASE("engine: f32 packet math is within a few ulp of libm in double") {
+    std::vector<float> x;
+    for (int i = -4000; i <= 4000; ++i) x.push_back((float)i * 0.0025f);  // [-10, 10]
+    for (float e : {-30.f, -15.f, 15.f, 30.f, 80.f, -80.f}) x.push_back(e);
+    const int64_t n = (int64_t)x.size();
+    std::vector<float> y(x.size()), gy(x.size(), 1.f), gx(x.size());
+    auto close = [](double got, double want, double rel) { return std::abs(got - want) <= rel * (std::abs(want) + 1); };
+    kernels::vec::exp(x.data(), y.data(), n);
+    for (int64_t i = 0; i < n; ++i) CHECK(close(y[i], std::exp((double)x[i]), 4e-7));
+    kernels::vec::tanh(x.data(), y.data(), n);
+    for (int64_t i = 0; i < n; ++i) CHECK(close(y[i], std::tanh((double)x[i]), 1e-6));
+    kernels::vec::sigmoid(x.data(), y.data(), n);
+    for (int64_t i = 0; i < n; ++i) CHECK(close(y[i], 1 / (1 + std::exp(-(double)x[i])), 1e-6));
+    const double c = std::sqrt(2 / M_PI), a = 0.044715;
+    for (int64_t b = 0; b < n; b += kernels::vec::kSpan) {
+      const int64_t len = std::min(kernels::vec::kSpan, n - b);
+      kernels::vec::gelu(x.data() + b, y.data() + b, len);
+      kernels::vec::gelu_backward(x.data() + b, gy.data() + b, gx.data() + b, len);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const double u = x[i], t = std::tanh(c * (u + a * u * u * u));
+      CHECK(close(y[i], 0.5 * u * (1 + t), 2e-6));
+      // Eigen's f32 tanh rounds to ±1 once |c(x + a x³)| > ~7.9 (x < −4.8), where the true gelu'
+      // is below 4e-6 in magnitude: an absolute error of that size there, relative 2e-6 elsewhere.
+      CHECK(close(gx[i], 0.5 * (1 + t) + 0.5 * u * (1 - t * t) * c * (1 + 3 * a * u * u), u < -4.5 ? 4e-6 : 2e-6));
+    }
+  }
+
+  TEST_CASE("engine: profiler off records nothing; on, it times op kinds once per nest") {
+    profiler::reset();
+    profiler::enable(false);
+    { profiler::Scope s("probe", profiler::forward); }
+    CHECK(profiler::entries().empty());
+    profiler::enable(true);
+    {
+      profiler::Scope outer("outer", profiler::forward);
+      profiler::Scope inner("inner", profiler::forward);  // nested: counted in outer
+    }
+    { profiler::Scope s("outer", profiler::backward); }
+    profiler::count_flops(10);
+    profiler::enable(false);
+    std::vector<profiler::Entry> e = profiler::entries();
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].name == "outer");
+    CHECK(e[0].calls[0] == 1);
+    CHECK(e[0].calls[1] == 1);
+    CHECK(profiler::flops() == 10);
+    profiler::reset();
   }
 }

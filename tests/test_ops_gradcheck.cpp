@@ -2,7 +2,11 @@
 // shapes with odd sizes (1, 3, 17, 129) and broadcasting.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "ops/elementwise.hpp"
+#include "ops/fused.hpp"
 #include "ops/matmul.hpp"
 #include "ops/reduce.hpp"
 #include "tests/helpers.hpp"
@@ -75,6 +79,35 @@ TEST_SUITE("gradcheck") {
   TEST_CASE("gradcheck:tanh") { check_unary(tanh, -2, 2, 24); }
   TEST_CASE("gradcheck:sigmoid") { check_unary(sigmoid, -2, 2, 25); }
   TEST_CASE("gradcheck:gelu") { check_unary(gelu, -2, 2, 26); }
+
+  TEST_CASE("gradcheck:bias_gelu") {
+    Generator g(27);
+    for (Shape s : {Shape{1}, Shape{3, 17}, Shape{2, 3, 5}}) {
+      Tensor h = rand64(s, g), b = rand64({s.back()}, g);
+      CHECK_GRADCHECK([](const Inputs& in) { return bias_gelu(in[0], in[1]); }, (Inputs{h, b}));
+    }
+    // f32 (packet math) against the unfused chain, and the bias gradient against sum_to.
+    Tensor h = Tensor::randn({67, 129}, g), b = Tensor::randn({129}, g);
+    h.requires_grad_(true);
+    b.requires_grad_(true);
+    Tensor gy = Tensor::randn({67, 129}, g);
+    Tensor y = bias_gelu(h, b);
+    y.backward(gy);
+    Tensor h2 = h.detach(), b2 = b.detach();
+    h2.requires_grad_(true);
+    b2.requires_grad_(true);
+    Tensor y2 = gelu(h2 + b2);
+    y2.backward(gy);
+    auto near = [](const Tensor& a, const Tensor& r, double tol) {
+      std::vector<float> x = a.to_vector<float>(), z = r.to_vector<float>();
+      double worst = 0;
+      for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs((double)x[i] - z[i]) / (1 + std::abs(z[i])));
+      return worst <= tol;
+    };
+    CHECK(near(y, y2, 2e-6));
+    CHECK(near(h.grad(), h2.grad(), 2e-6));
+    CHECK(near(b.grad(), b2.grad(), 1e-5));
+  }
   TEST_CASE("gradcheck:silu") { check_unary(silu, -2, 2, 27); }
   TEST_CASE("gradcheck:relu") {
     check_unary(relu, 0.1, 2, 28);

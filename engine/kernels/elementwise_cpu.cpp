@@ -3,9 +3,13 @@
 //   unary:    y[i] = f(x[i]), f ∈ {−x, eˣ, ln x, √x, tanh, σ, relu, gelu_tanh, silu}
 //   backward: gx[i] = gy[i]·f'(x[i])
 // gelu_tanh(x) = ½x(1 + tanh(c(x + a x³))), c = √(2/π), a = 0.044715.
+// f32 exp, tanh, σ, gelu, silu and their backwards run on packet math (vecmath_cpu.hpp) in spans;
+// f64 stays on libm.
 #include <cmath>
+#include <type_traits>
 
 #include "engine/kernels/elementwise.hpp"
+#include "engine/kernels/vecmath_cpu.hpp"
 
 namespace dasg::kernels {
 
@@ -102,11 +106,39 @@ void binary_scalar_cpu(BinaryOp op, const Tensor& x, double s, Tensor& out) {
   });
 }
 
+// f32 transcendental maps on packet math; false when op has none (then the scalar loop runs).
+static bool unary_vec_f32(UnaryOp op, const float* x, float* y, int64_t n) {
+  void (*f)(const float*, float*, int64_t) = nullptr;
+  switch (op) {
+    case UnaryOp::exp: f = vec::exp; break;
+    case UnaryOp::tanh: f = vec::tanh; break;
+    case UnaryOp::sigmoid: f = vec::sigmoid; break;
+    case UnaryOp::gelu: f = vec::gelu; break;
+    case UnaryOp::silu: f = vec::silu; break;
+    default: return false;
+  }
+  vec::for_spans(n, kParallelGrain, [&](int64_t b, int64_t len) { f(x + b, y + b, len); });
+  return true;
+}
+
+static bool unary_backward_vec_f32(UnaryOp op, const float* x, const float* gy, float* gx, int64_t n) {
+  void (*f)(const float*, const float*, float*, int64_t) = nullptr;
+  switch (op) {
+    case UnaryOp::gelu: f = vec::gelu_backward; break;
+    case UnaryOp::silu: f = vec::silu_backward; break;
+    default: return false;
+  }
+  vec::for_spans(n, kParallelGrain, [&](int64_t b, int64_t len) { f(x + b, gy + b, gx + b, len); });
+  return true;
+}
+
 void unary_cpu(UnaryOp op, const Tensor& x, Tensor& y) {
   dispatch_float(y.dtype(), unary_name(op), [&]<class T>() {
     const T* px = x.data<T>();
     T* py = y.data<T>();
     const int64_t n = x.numel();
+    if constexpr (std::is_same_v<T, float>)
+      if (unary_vec_f32(op, px, py, n)) return;
     constexpr T c = UnaryMath<T>::kGeluC, a = UnaryMath<T>::kGeluA;
     switch (op) {
       case UnaryOp::neg: map_loop(px, py, n, [](T v) { return -v; }); break;
@@ -137,6 +169,8 @@ void unary_backward_cpu(UnaryOp op, const Tensor& x, const Tensor& y, const Tens
     const T* pg = gy.data<T>();
     T* pgx = gx.data<T>();
     const int64_t n = x.numel();
+    if constexpr (std::is_same_v<T, float>)
+      if (unary_backward_vec_f32(op, px, pg, pgx, n)) return;
     constexpr T c = UnaryMath<T>::kGeluC, a = UnaryMath<T>::kGeluA;
     switch (op) {
       case UnaryOp::neg: grad_loop(px, py, pg, pgx, n, [](T, T) { return T(-1); }); break;

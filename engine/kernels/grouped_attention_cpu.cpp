@@ -1,25 +1,40 @@
-// Grouped sliding-window attention on the CPU (the math is in grouped_attention.hpp).
+// Grouped sliding-window attention on the CPU (the math is in grouped_attention.hpp), as tiles.
 //
-// Forward, one task per (b, h, group), parallel over tasks; per real query i of the group:
-//   pass 1  s_j = q_i·k_j/√d for j ∈ keys(i), kept in a row buffer of ≤ min(L, T) scores; m = max_j s_j
-//   pass 2  e_j = exp(s_j − m); Z = Σ e_j; u_i = Σ e_j v_j / Z; lse_i = m + ln Z;
-//           H_i = ln Z − Σ_j e_j (s_j − m) / Z;  ρ terms from p_ij = e_j / Z
-// then one pass over (b, t) turns the per-head H and ρ terms into C and I (head means).
+// One task per (b, h, group), parallel over tasks (a group's writes stay in its own rows, so the
+// tasks never race). Within a group, queries go in blocks of kBq rows and their keys in blocks of
+// kBk columns (flash-style: full attention is the same kernel with one group of length T):
+//   S = Q·Kᵀ/√d  [nq × nk]   computed against Kᵀ copied into a [d × kBk] tile, so the inner loop
+//                            runs along keys, contiguous and vectorised; masked entries skipped
+// Forward, online softmax per query row r over the key blocks:
+//   m' = max(m, max_j s_j), α = e^(m−m');  Z ← αZ + Σ e^(s_j−m');  U ← αU + Σ e^(s_j−m') v_j
+//   E  ← α(E + (m − m')Z) + Σ e^(s_j−m')(s_j−m')            (E = Σ_j e_j (s_j − m), for H_i)
+//   then u = U/Z, lse = m + ln Z, H_i = ln Z − E/Z, causal ρ term p_ii·n_i from the kept s_ii;
+//   the encoder's ρ scatters p_ij·n_i to the keys in a second pass over the tiles (needs lse).
+// Backward (p recomputed from lse), per query block and key block:
+//   D_i = do_i·u_i;  P = exp(S − lse);  dP = dO·Vᵀ (against a Vᵀ tile);  dS = P∘(dP − D)/√d
+//   dq_i += Σ_j dS_ij k_j;  dk_j += Σ_i dS_ij q_i;  dv_j += Σ_i P_ij do_i
 // Cost O(T·w·d) per head; nothing of size T×w is stored (lse [B,H,T] is what backward keeps).
-//
-// Backward, one task per (b, h, group) again (a group's dk, dv are written only by its own task):
-//   per real query i:  D_i = do_i·u_i;  per j ∈ keys(i): p = exp(s_ij − lse_i), dp = do_i·v_j,
-//   ds = p (dp − D_i)/√d;  dv_j += p do_i;  dq_i += ds k_j;  dk_j += ds q_i.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "engine/kernels/grouped_attention.hpp"
+#include "engine/kernels/vecmath_cpu.hpp"
 
 namespace dasg::kernels {
 
 namespace {
 
+constexpr int64_t kBq = 32, kBk = 64;
+
+// Real length of sequence b: lengths[b], or T without lengths.
+inline int64_t seq_len(const int32_t* len, int64_t b, int64_t T) { return len ? (int64_t)len[b] : T; }
+
+template <class T>
+inline void axpy(T a, const T* x, T* y, int64_t d) {
+  for (int64_t c = 0; c < d; ++c) y[c] += a * x[c];
+}
 template <class T>
 inline T dot(const T* a, const T* b, int64_t d) {
   T s = 0;
@@ -27,22 +42,75 @@ inline T dot(const T* a, const T* b, int64_t d) {
   return s;
 }
 
-template <class T>
-inline void axpy(T a, const T* x, T* y, int64_t d) {
-  for (int64_t c = 0; c < d; ++c) y[c] += a * x[c];
+// y[0..n) = exp(x[0..n)): packet math for f32, libm for f64.
+inline void exp_span(const float* x, float* y, int64_t n) { vec::exp(x, y, n); }
+inline void exp_span(const double* x, double* y, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) y[j] = std::exp(x[j]);
 }
 
-// Real length of sequence b: lengths[b], or T without lengths.
-inline int64_t seq_len(const int32_t* len, int64_t b, int64_t T) { return len ? (int64_t)len[b] : T; }
+// tile[c·kBk + jj] = rows[(kb + jj)·st + c] for jj < nk, c < d: one block of keys (or values), transposed.
+template <class T>
+inline void transpose_tile(const T* rows, int64_t st, int64_t kb, int64_t nk, int64_t d, T* tile) {
+  for (int64_t jj = 0; jj < nk; ++jj) {
+    const T* r = rows + (kb + jj) * st;
+    for (int64_t c = 0; c < d; ++c) tile[c * kBk + jj] = r[c];
+  }
+}
 
-// Run task(t, scratch) for t < n_tasks on OpenMP threads; each thread owns `scratch` (2·row floats).
+// out[jj] = Σ_c a[c]·tile[c·kBk + jj] for jj in [j0, j1]: one row of a tile product.
+template <class T>
+inline void row_times_tile(const T* a, const T* tile, int64_t d, int64_t j0, int64_t j1, T* out) {
+  for (int64_t jj = j0; jj <= j1; ++jj) out[jj] = 0;
+  for (int64_t c = 0; c < d; ++c) {
+    const T ac = a[c];
+    const T* t = tile + c * kBk;
+    for (int64_t jj = j0; jj <= j1; ++jj) out[jj] += ac * t[jj];
+  }
+}
+
+// y[0..d) += Σ_{t<n} w[t·ws] · x[t·xs .. t·xs + d): a weighted sum of rows into one row, the row
+// accumulating in registers (d a compile-time 16, 32 or 64; any other d runs the generic loop).
+template <int DC, class T>
+inline void weighted_rows_fixed(const T* w, int64_t ws, const T* x, int64_t xs, int64_t n, T* y) {
+  T acc[DC];
+  for (int c = 0; c < DC; ++c) acc[c] = y[c];
+  for (int64_t t = 0; t < n; ++t) {
+    const T a = w[t * ws];
+    const T* xr = x + t * xs;
+    for (int c = 0; c < DC; ++c) acc[c] += a * xr[c];
+  }
+  for (int c = 0; c < DC; ++c) y[c] = acc[c];
+}
+template <class T>
+inline void weighted_rows(const T* w, int64_t ws, const T* x, int64_t xs, int64_t n, int64_t d, T* y) {
+  switch (d) {
+    case 16: return weighted_rows_fixed<16>(w, ws, x, xs, n, y);
+    case 32: return weighted_rows_fixed<32>(w, ws, x, xs, n, y);
+    case 64: return weighted_rows_fixed<64>(w, ws, x, xs, n, y);
+    default:
+      for (int64_t t = 0; t < n; ++t) axpy(w[t * ws], x + t * xs, y, d);
+  }
+}
+
+// Per-thread scratch: two transposed tiles, three rows of kBk, and the block's running state.
+template <class T>
+struct Scratch {
+  std::vector<T> kt, vt, s, e, dp, qs, U, P, dS;
+  std::vector<T> m, Z, E, sdiag;
+  Scratch(int64_t d)
+      : kt((size_t)(d * kBk)), vt((size_t)(d * kBk)), s(kBk), e(kBk), dp(kBk), qs((size_t)d),
+        U((size_t)(kBq * d)), P((size_t)(kBq * kBk)), dS((size_t)(kBq * kBk)), m(kBq), Z(kBq), E(kBq),
+        sdiag(kBq) {}
+};
+
+// Runs task(t, scratch) for t < n_tasks on OpenMP threads, each with its own scratch.
 template <class T, class F>
-void for_each_task(int64_t n_tasks, int64_t row, bool parallel, F task) {
+void for_each_task(int64_t n_tasks, int64_t d, bool parallel, F task) {
 #pragma omp parallel if (parallel)
   {
-    std::vector<T> scratch((size_t)(2 * row));
+    Scratch<T> sc(d);
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < n_tasks; ++t) task(t, scratch.data());
+    for (int64_t t = 0; t < n_tasks; ++t) task(t, sc);
   }
 }
 
@@ -59,52 +127,100 @@ void grouped_attention_forward_cpu(const AttentionShape& s, const Tensor& q_, co
     T* lse = lse_.data<T>();
     const int32_t* len = lengths.defined() ? lengths.data<int32_t>() : nullptr;
     const int64_t B = s.B, H = s.H, TT = s.T, d = s.d, L = s.L, G = s.groups(), Hd = H * d;
-    const int64_t row = std::min(L, TT);
     const T scale = T(1) / std::sqrt(T(d));
+    const T ninf = -std::numeric_limits<T>::infinity();
     // Per-head entropies and ρ terms, [B,H,T], reduced over heads at the end.
     std::vector<double> ent((size_t)(B * H * TT), 0.0), rho((size_t)(B * H * TT), 0.0);
 
     const bool parallel = B * H * TT * std::min(s.w, TT) * d > kParallelGrain && B * H * G > 1;
-    for_each_task<T>(B * H * G, row, parallel, [&](int64_t task, T* buf) {
+    for_each_task<T>(B * H * G, d, parallel, [&](int64_t task, Scratch<T>& sc) {
       const int64_t b = task / (H * G), h = (task / G) % H, g = task % G;
       const int64_t n = seq_len(len, b, TT), bh = b * H + h;
-      const int64_t base = b * s.sb + h * s.sh, i0 = g * L, i1 = i0 + std::min(L, TT - i0);
-      T* sc = buf;         // scores s_j
-      T* ex = buf + row;   // e_j = exp(s_j − m)
-      for (int64_t i = i0; i < i1; ++i) {
-        T* ui = u + (b * TT + i) * Hd + h * d;
+      const int64_t base = b * s.sb + h * s.sh, g0 = g * L, g1 = g0 + std::min(L, TT - g0);
+      const T* kh = k + base;
+      const T* vh = v + base;
+      for (int64_t i0 = g0; i0 < g1; i0 += kBq) {
+        const int64_t nq = std::min(kBq, g1 - i0);
+        for (int64_t r = 0; r < nq; ++r) {
+          sc.m[r] = ninf;
+          sc.Z[r] = 0;
+          sc.E[r] = 0;
+          sc.sdiag[r] = 0;
+        }
+        std::fill(sc.U.begin(), sc.U.begin() + nq * d, T(0));
+        // Keys of the block: lo and hi of keys(i) never decrease with i.
+        int64_t klo = -1, khi = -2;
+        for (int64_t r = 0; r < nq; ++r) {
+          const KeySpan ks = attention_keys(L, s.w, s.causal, i0 + r, n);
+          if (ks.hi < ks.lo) continue;
+          if (klo < 0) klo = ks.lo;
+          khi = std::max(khi, ks.hi);
+        }
+        for (int64_t kb = klo; klo >= 0 && kb <= khi; kb += kBk) {
+          const int64_t nk = std::min(kBk, khi - kb + 1);
+          transpose_tile(kh, s.st, kb, nk, d, sc.kt.data());
+          for (int64_t r = 0; r < nq; ++r) {
+            const int64_t i = i0 + r;
+            const KeySpan ks = attention_keys(L, s.w, s.causal, i, n);
+            const int64_t j0 = std::max(ks.lo, kb) - kb, j1 = std::min(ks.hi, kb + nk - 1) - kb;
+            if (j1 < j0) continue;
+            const T* qi = q + base + i * s.st;
+            for (int64_t c = 0; c < d; ++c) sc.qs[c] = qi[c] * scale;
+            T* srow = sc.s.data();
+            row_times_tile(sc.qs.data(), sc.kt.data(), d, j0, j1, srow);
+            T mb = sc.m[r];
+            for (int64_t jj = j0; jj <= j1; ++jj) mb = std::max(mb, srow[jj]);
+            const T mo = sc.m[r];
+            if (mb > mo && sc.Z[r] > 0) {  // rescale what the earlier key blocks summed
+              const T alpha = std::exp(mo - mb);
+              sc.E[r] = alpha * (sc.E[r] + (mo - mb) * sc.Z[r]);
+              sc.Z[r] *= alpha;
+              T* Ur = sc.U.data() + r * d;
+              for (int64_t c = 0; c < d; ++c) Ur[c] *= alpha;
+            }
+            sc.m[r] = mb;
+            for (int64_t jj = j0; jj <= j1; ++jj) srow[jj] -= mb;
+            T* erow = sc.e.data();
+            exp_span(srow + j0, erow + j0, j1 - j0 + 1);
+            T Z = 0, E = 0;
+            for (int64_t jj = j0; jj <= j1; ++jj) {
+              Z += erow[jj];
+              E += erow[jj] * srow[jj];
+            }
+            weighted_rows(erow + j0, 1, vh + (kb + j0) * s.st, s.st, j1 - j0 + 1, d, sc.U.data() + r * d);
+            sc.Z[r] += Z;
+            sc.E[r] += E;
+            if (s.causal && i >= kb && i < kb + nk) sc.sdiag[r] = srow[i - kb] + mb;
+          }
+        }
+        for (int64_t r = 0; r < nq; ++r) {
+          const int64_t i = i0 + r;
+          T* ui = u + (b * TT + i) * Hd + h * d;
+          const KeySpan ks = attention_keys(L, s.w, s.causal, i, n);
+          if (ks.hi < ks.lo) {  // padded query: no key
+            for (int64_t c = 0; c < d; ++c) ui[c] = 0;
+            lse[bh * TT + i] = 0;
+            continue;
+          }
+          const T inv = T(1) / sc.Z[r];
+          const T* Ur = sc.U.data() + r * d;
+          for (int64_t c = 0; c < d; ++c) ui[c] = Ur[c] * inv;
+          const T l = sc.m[r] + std::log(sc.Z[r]);
+          lse[bh * TT + i] = l;
+          ent[(size_t)(bh * TT + i)] = std::max(0.0, (double)std::log(sc.Z[r]) - (double)(sc.E[r] * inv));
+          if (s.causal)
+            rho[(size_t)(bh * TT + i)] = (double)std::exp(sc.sdiag[r] - l) * (double)(ks.hi - ks.lo + 1);
+        }
+      }
+      if (s.causal) return;
+      // Encoder ρ: scatter p_ij·n_i to the keys (all of them in this group), p from lse.
+      for (int64_t i = g0; i < std::min(g1, n); ++i) {
         const KeySpan ks = attention_keys(L, s.w, s.causal, i, n);
-        if (ks.hi < ks.lo) {  // padded query: no key
-          for (int64_t c = 0; c < d; ++c) ui[c] = 0;
-          lse[bh * TT + i] = 0;
-          continue;
-        }
         const T* qi = q + base + i * s.st;
-        const int64_t ni = ks.hi - ks.lo + 1;
-        T m = -std::numeric_limits<T>::infinity();
-        for (int64_t j = ks.lo; j <= ks.hi; ++j) {
-          const T sj = dot(qi, k + base + j * s.st, d) * scale;
-          sc[j - ks.lo] = sj;
-          m = std::max(m, sj);
-        }
-        for (int64_t c = 0; c < d; ++c) ui[c] = 0;
-        T Z = 0, es = 0;
-        for (int64_t j = ks.lo; j <= ks.hi; ++j) {
-          const T sm = sc[j - ks.lo] - m, e = std::exp(sm);
-          ex[j - ks.lo] = e;
-          Z += e;
-          es += e * sm;
-          axpy(e, v + base + j * s.st, ui, d);
-        }
-        const T inv = T(1) / Z;
-        for (int64_t c = 0; c < d; ++c) ui[c] *= inv;
-        lse[bh * TT + i] = m + std::log(Z);
-        ent[(size_t)(bh * TT + i)] = std::max(0.0, (double)std::log(Z) - (double)(es * inv));
-        if (s.causal) {
-          rho[(size_t)(bh * TT + i)] = (double)(ex[i - ks.lo] * inv) * (double)ni;
-        } else {  // scatter p_ij·n_i to the keys; all of them lie in this task's group
-          for (int64_t j = ks.lo; j <= ks.hi; ++j) rho[(size_t)(bh * TT + j)] += (double)(ex[j - ks.lo] * inv) * (double)ni;
-        }
+        const T li = lse[bh * TT + i];
+        const double ni = (double)(ks.hi - ks.lo + 1);
+        for (int64_t j = ks.lo; j <= ks.hi; ++j)
+          rho[(size_t)(bh * TT + j)] += (double)std::exp(dot(qi, kh + j * s.st, d) * scale - li) * ni;
       }
     });
 
@@ -155,25 +271,54 @@ void grouped_attention_backward_cpu(const AttentionShape& s, const Tensor& q_, c
     const T scale = T(1) / std::sqrt(T(d));
 
     const bool parallel = B * H * TT * std::min(s.w, TT) * d > kParallelGrain && B * H * G > 1;
-    for_each_task<T>(B * H * G, 0, parallel, [&](int64_t task, T*) {
+    for_each_task<T>(B * H * G, d, parallel, [&](int64_t task, Scratch<T>& sc) {
       const int64_t b = task / (H * G), h = (task / G) % H, g = task % G;
       const int64_t n = seq_len(len, b, TT), bh = b * H + h;
-      const int64_t base = b * s.sb + h * s.sh, i0 = g * L, i1 = i0 + std::min(L, TT - i0);
-      for (int64_t i = i0; i < std::min(i1, n); ++i) {  // real queries only
-        const KeySpan ks = attention_keys(L, s.w, s.causal, i, n);
-        const T* qi = q + base + i * s.st;
-        T* dqi = dq + base + i * s.st;
-        const T* doi = du + (b * TT + i) * Hd + h * d;
-        const T Di = dot(doi, u + (b * TT + i) * Hd + h * d, d);
-        const T li = lse[bh * TT + i];
-        for (int64_t j = ks.lo; j <= ks.hi; ++j) {
-          const T* kj = k + base + j * s.st;
-          const T* vj = v + base + j * s.st;
-          const T p = std::exp(dot(qi, kj, d) * scale - li);
-          const T ds = p * (dot(doi, vj, d) - Di) * scale;
-          axpy(p, doi, dv + base + j * s.st, d);
-          axpy(ds, kj, dqi, d);
-          axpy(ds, qi, dk + base + j * s.st, d);
+      const int64_t base = b * s.sb + h * s.sh, g0 = g * L, g1 = std::min(g0 + std::min(L, TT - g0), n);
+      const T* kh = k + base;
+      const T* vh = v + base;
+      for (int64_t i0 = g0; i0 < g1; i0 += kBq) {  // real queries only
+        const int64_t nq = std::min(kBq, g1 - i0);
+        T* D = sc.Z.data();  // D_i = do_i·u_i, one per row of the block
+        for (int64_t r = 0; r < nq; ++r) {
+          const int64_t i = i0 + r;
+          D[r] = dot(du + (b * TT + i) * Hd + h * d, u + (b * TT + i) * Hd + h * d, d);
+        }
+        const int64_t klo = attention_keys(L, s.w, s.causal, i0, n).lo;
+        const int64_t khi = attention_keys(L, s.w, s.causal, i0 + nq - 1, n).hi;
+        for (int64_t kb = klo; kb <= khi; kb += kBk) {
+          const int64_t nk = std::min(kBk, khi - kb + 1);
+          transpose_tile(kh, s.st, kb, nk, d, sc.kt.data());
+          transpose_tile(vh, s.st, kb, nk, d, sc.vt.data());
+          // P and dS tiles [nq × nk] (zero outside each row's keys), dq rows on the way.
+          for (int64_t r = 0; r < nq; ++r) {
+            const int64_t i = i0 + r;
+            T* p = sc.P.data() + r * kBk;
+            T* ds = sc.dS.data() + r * kBk;
+            for (int64_t jj = 0; jj < nk; ++jj) p[jj] = ds[jj] = 0;
+            const KeySpan ks = attention_keys(L, s.w, s.causal, i, n);
+            const int64_t j0 = std::max(ks.lo, kb) - kb, j1 = std::min(ks.hi, kb + nk - 1) - kb;
+            if (j1 < j0) continue;
+            const T* qi = q + base + i * s.st;
+            const T* doi = du + (b * TT + i) * Hd + h * d;
+            for (int64_t c = 0; c < d; ++c) sc.qs[c] = qi[c] * scale;
+            T* srow = sc.s.data();
+            T* dp = sc.dp.data();
+            row_times_tile(sc.qs.data(), sc.kt.data(), d, j0, j1, srow);
+            const T li = lse[bh * TT + i];
+            for (int64_t jj = j0; jj <= j1; ++jj) srow[jj] -= li;
+            exp_span(srow + j0, p + j0, j1 - j0 + 1);
+            row_times_tile(doi, sc.vt.data(), d, j0, j1, dp);
+            const T Di = D[r];
+            for (int64_t jj = j0; jj <= j1; ++jj) ds[jj] = p[jj] * (dp[jj] - Di) * scale;
+            weighted_rows(ds + j0, 1, kh + (kb + j0) * s.st, s.st, j1 - j0 + 1, d, dq + base + i * s.st);
+          }
+          // dv_j += Σ_r P_rj do_r,  dk_j += Σ_r dS_rj q_r  (column jj of the tiles).
+          for (int64_t jj = 0; jj < nk; ++jj) {
+            const int64_t j = kb + jj;
+            weighted_rows(sc.P.data() + jj, kBk, du + (b * TT + i0) * Hd + h * d, Hd, nq, d, dv + base + j * s.st);
+            weighted_rows(sc.dS.data() + jj, kBk, q + base + i0 * s.st, s.st, nq, d, dk + base + j * s.st);
+          }
         }
       }
     });

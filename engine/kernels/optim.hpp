@@ -3,7 +3,12 @@
 //           p −= lr·( (m/c1) / (√(v/c2) + eps) + wd·p )     c1 = 1−β1^t, c2 = 1−β2^t
 //   sgd:    buf = μ·buf + g + wd·p;  p −= lr·buf            (μ = 0: plain SGD)
 //   sum_squares: Σ g²  (double accumulation), for global-norm clipping and finiteness checks.
+// The _all forms do every parameter of a model in one parallel region (CPU): the elements of all
+// tensors are cut into fixed spans, spread over the threads; sum_squares_all adds the spans'
+// partial sums in span order (deterministic for any thread count). Other devices: one call each.
 #pragma once
+#include <vector>
+
 #include "engine/kernels/backend.hpp"
 
 namespace dasg::kernels {
@@ -12,6 +17,14 @@ struct AdamWStep {
   double lr, beta1, beta2, eps, weight_decay, c1, c2;
 };
 
+// One parameter of a multi-tensor AdamW step: its own weight decay (0 for norms, biases, embeddings).
+struct AdamWParam {
+  Tensor p, g, m, v;
+  double weight_decay = 0;
+};
+
+void adamw_all_cpu(std::vector<AdamWParam>& params, const AdamWStep& s);  // s.weight_decay unused
+double sum_squares_all_cpu(const std::vector<Tensor>& gs);
 void adamw_cpu(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamWStep& s);
 void sgd_cpu(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momentum, double weight_decay);
 double sum_squares_cpu(const Tensor& g);
@@ -24,6 +37,25 @@ inline void adamw(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamWS
 }
 inline void sgd(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momentum, double weight_decay) {
   DASG_BACKEND(p, sgd, p, g, buf, lr, momentum, weight_decay);
+}
+inline void adamw_all(std::vector<AdamWParam>& params, const AdamWStep& s) {
+  bool cpu = true;
+  for (const AdamWParam& a : params) cpu = cpu && a.p.device().is_cpu();
+  if (cpu) return adamw_all_cpu(params, s);
+  for (AdamWParam& a : params) {
+    AdamWStep one = s;
+    one.weight_decay = a.weight_decay;
+    adamw(a.p, a.g, a.m, a.v, one);
+  }
+}
+inline double sum_squares(const Tensor& g);
+inline double sum_squares_all(const std::vector<Tensor>& gs) {
+  bool cpu = true;
+  for (const Tensor& g : gs) cpu = cpu && g.device().is_cpu();
+  if (cpu) return sum_squares_all_cpu(gs);
+  double s = 0;
+  for (const Tensor& g : gs) s += sum_squares(g);
+  return s;
 }
 inline double sum_squares(const Tensor& g) {
 #ifdef DASG_WITH_CUDA

@@ -2,6 +2,7 @@
 // double, so an f32 sum of a million elements keeps its digits.
 #include "engine/kernels/reduce.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace dasg::kernels {
@@ -37,15 +38,20 @@ void sum_dim_cpu(const ReduceShape& r, const Tensor& x, Tensor& out, double scal
       }
       return;
     }
-    // Strided: accumulate whole inner rows, keeping the inner loop contiguous.
+    // Strided: accumulate whole inner rows, keeping the inner loop contiguous. Tasks are
+    // (o, chunk of kInnerChunk columns), so a bias gradient (outer 1) still spreads over threads;
+    // each output column sums its rows in order j = 0..n−1 whatever the thread count.
+    constexpr int64_t kInnerChunk = 64;
+    const int64_t chunks = (r.inner + kInnerChunk - 1) / kInnerChunk;
 #pragma omp parallel for if (r.outer * r.n * r.inner > kParallelGrain)
-    for (int64_t o = 0; o < r.outer; ++o) {
-      std::vector<double> acc((size_t)r.inner, 0.0);
+    for (int64_t task = 0; task < r.outer * chunks; ++task) {
+      const int64_t o = task / chunks, i0 = (task % chunks) * kInnerChunk, ni = std::min(kInnerChunk, r.inner - i0);
+      double acc[kInnerChunk] = {};
       for (int64_t j = 0; j < r.n; ++j) {
-        const T* row = px + (o * r.n + j) * r.inner;
-        for (int64_t i = 0; i < r.inner; ++i) acc[(size_t)i] += (double)row[i];
+        const T* row = px + (o * r.n + j) * r.inner + i0;
+        for (int64_t i = 0; i < ni; ++i) acc[i] += (double)row[i];
       }
-      for (int64_t i = 0; i < r.inner; ++i) po[o * r.inner + i] = (T)(acc[(size_t)i] * scale);
+      for (int64_t i = 0; i < ni; ++i) po[o * r.inner + i0 + i] = (T)(acc[i] * scale);
     }
   });
 }
