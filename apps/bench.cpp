@@ -28,6 +28,7 @@
 #include "model/model.hpp"
 #include "apps/presets.hpp"
 #include "train/optimizer.hpp"
+#include "train/router_state.hpp"
 #include "train/trainer.hpp"
 #include "ops/reduce.hpp"
 
@@ -259,7 +260,7 @@ int bench_main(int argc, char** argv) {
 
 // ---- dasg bench train ----------------------------------------------------------------------
 // Thin driver over the model and optimizer API (model/model.hpp, train/optimizer.hpp): the same
-// step as train/trainer.cpp (forward, backward, clip, AdamW, end_step) on Tiny Shakespeare bytes.
+// step as train/trainer.cpp (forward, backward, clip, AdamW, the router-state update) on Tiny Shakespeare bytes.
 
 static const char* kTrainUsage = R"(usage: dasg bench train --config C [flags]
 Times training steps of a model config: forward, backward, gradient clipping (1.0) and AdamW, on
@@ -341,7 +342,8 @@ int bench_train_main(int argc, char** argv) {
   dasg::AdamW opt(dasg::optimizer_params(model.parameters()), dasg::AdamWOptions{0.9, 0.95, 1e-8, 0.1});
   dasg::data::TokenLoader loader(data_dir, "train", {B, T, cfg.vocab_size, seed, true});
   const int64_t total = steps + prof_steps;
-  const int64_t transfer_at = cfg.dsse_transfer_step(total);
+  dasg::RouterState router(cfg);
+  dasg::Generator gen(seed ^ 0x9E3779B97F4A7C15ull);
   model.train(true);
   const bool prof_env = dasg::profiler::enabled();
   std::vector<StepTimes> times;
@@ -351,7 +353,7 @@ int bench_train_main(int argc, char** argv) {
       dasg::profiler::reset();
       dasg::profiler::enable(true);
     }
-    if (cfg.ffn == "dasg" && !model.deep_active() && step >= transfer_at) model.transfer_dsse();
+    router.begin_step(model, step, total);
     dasg::data::Batch b = loader.next();
     dasg::Tensor tokens = dasg::Tensor::from_vector(b.inputs, {B, T});
     dasg::Tensor targets = dasg::Tensor::from_vector(b.targets, {B, T});
@@ -359,15 +361,16 @@ int bench_train_main(int argc, char** argv) {
     const std::clock_t c0 = std::clock();
     const double t0 = now_s();
     opt.zero_grad();
-    dasg::ForwardResult r = model.forward(tokens, targets);
+    dasg::ForwardResult r = model.forward(tokens, targets, dasg::Tensor(), gen);
+    const dasg::Tensor loss = r.loss + router.policy_loss(r);
     const double t1 = now_s();
-    r.loss.backward();
+    loss.backward();
     const double t2 = now_s();
     dasg::clip_grad_norm(opt.params(), 1.0);
     opt.step(dasg::learning_rate(step, 2, total, 1e-3, 1e-4));
-    model.end_step();
+    router.end_step(model);
     const double t3 = now_s();
-    last_loss = r.loss.item();
+    last_loss = loss.item();
     st = {t1 - t0, t2 - t1, t3 - t2, t3 - t0, (double)(std::clock() - c0) / CLOCKS_PER_SEC};
     times.push_back(st);
   }
