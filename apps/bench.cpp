@@ -27,6 +27,7 @@
 #include "model/attention.hpp"
 #include "model/model.hpp"
 #include "apps/presets.hpp"
+#include "ops/elementwise.hpp"
 #include "train/optimizer.hpp"
 #include "train/router_state.hpp"
 #include "train/trainer.hpp"

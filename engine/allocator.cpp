@@ -8,6 +8,7 @@
 // DASG_CPU_CACHE=0 turns caching off (every block malloc'd and freed exactly, for leak checkers).
 #include "engine/allocator.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
