@@ -16,6 +16,8 @@
 #include "tests/helpers.hpp"
 
 using namespace dasg;
+using test::random_keys;
+using test::random_permutation;
 using test::rand64;
 using Inputs = std::vector<Tensor>;
 
@@ -53,21 +55,6 @@ Reference reference(const std::vector<int32_t>& keys, int64_t R, int64_t k, int6
   ref.rows.resize((size_t)(R * k), -1);
   ref.slots.resize((size_t)(R * k), -1);
   return ref;
-}
-
-std::vector<int32_t> random_keys(int64_t n, int64_t E, Generator& g) {
-  std::vector<double> u = Tensor::rand({n}, g, -1, (double)E, DType::f64).to_vector<double>();
-  std::vector<int32_t> v((size_t)n);
-  for (int64_t i = 0; i < n; ++i) v[(size_t)i] = std::min<int32_t>((int32_t)std::floor(u[(size_t)i]), (int32_t)E - 1);
-  return v;
-}
-
-std::vector<int32_t> random_permutation(int64_t n, Generator& g) {
-  std::vector<double> u = Tensor::rand({n}, g, 0, 1, DType::f64).to_vector<double>();
-  std::vector<int32_t> p((size_t)n);
-  std::iota(p.begin(), p.end(), 0);
-  std::stable_sort(p.begin(), p.end(), [&](int32_t a, int32_t b) { return u[(size_t)a] < u[(size_t)b]; });
-  return p;
 }
 
 }  // namespace

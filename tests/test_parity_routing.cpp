@@ -13,9 +13,12 @@
 
 #include "ops/compare.hpp"
 #include "ops/dispatch.hpp"
+#include "tests/helpers.hpp"
 #include "tests/parity.hpp"
 
 using namespace dasg;
+using test::random_keys;
+using test::random_permutation;
 using test::check_parity;
 using test::rand32;
 using Inputs = std::vector<Tensor>;
@@ -39,21 +42,6 @@ Tensor spiky32(const Shape& s, Generator& g) {
     if (i % 11 == 5) v[i] = std::numeric_limits<float>::quiet_NaN();
   }
   return Tensor::from_vector<float>(v, s);
-}
-
-std::vector<int32_t> random_keys(int64_t n, int64_t E, Generator& g) {
-  std::vector<double> u = Tensor::rand({n}, g, -1, (double)E, DType::f64).to_vector<double>();
-  std::vector<int32_t> v((size_t)n);
-  for (int64_t i = 0; i < n; ++i) v[(size_t)i] = std::min<int32_t>((int32_t)std::floor(u[(size_t)i]), (int32_t)E - 1);
-  return v;
-}
-
-std::vector<int32_t> random_permutation(int64_t n, Generator& g) {
-  std::vector<double> u = Tensor::rand({n}, g, 0, 1, DType::f64).to_vector<double>();
-  std::vector<int32_t> p((size_t)n);
-  std::iota(p.begin(), p.end(), 0);
-  std::stable_sort(p.begin(), p.end(), [&](int32_t a, int32_t b) { return u[(size_t)a] < u[(size_t)b]; });
-  return p;
 }
 
 std::string error_of(const std::function<void()>& f) {
