@@ -146,6 +146,23 @@ void check_close(const std::string& what, const Tensor& got, const Tensor& want,
   CHECK(err <= tol);
 }
 
+// The key bias of the group aggregation has a gradient of exactly 0 in exact arithmetic (softmax
+// ignores a constant added to every score), so on each device it is rounding noise (~1e-9) and
+// the bias itself moves by noise-driven steps < 1e-3·lr (options(): adam_eps). Its relative
+// error means nothing; both devices must show it as noise: |got − want| ≤ `noise`.
+bool zero_gradient(const std::string& name) {
+  return name.size() >= 11 && name.compare(name.size() - 11, 11, ".agg.k.bias") == 0;
+}
+void check_noise(const std::string& what, const Tensor& got, const Tensor& want, double noise) {
+  const std::vector<double> g = got.to(kCPU).to(DType::f64).to_vector<double>();
+  const std::vector<double> w = want.to(kCPU).to(DType::f64).to_vector<double>();
+  REQUIRE(g.size() == w.size());
+  double diff = 0;
+  for (size_t i = 0; i < g.size(); ++i) diff = std::max(diff, std::abs(g[i] - w[i]));
+  INFO(what << ": |got - want| = " << diff << " (a zero gradient's noise, at most " << noise << ")");
+  CHECK(diff <= noise);
+}
+
 // Five steps of the one training loop on the CPU and on CUDA(0): the same per-step total loss
 // (1e-4 relative), the same deep rate per layer, parameters equal to 1e-4 after the last step.
 void check_training(const std::string& ffn, bool causal) {
@@ -162,8 +179,13 @@ void check_training(const std::string& ffn, bool causal) {
     CHECK(gpu.steps[s]["deep_rate"] == cpu.steps[s]["deep_rate"]);
   }
   if (ffn == "dasg") CHECK(cpu.steps[4]["deep_rate"][0] > 0);  // the deep tier ran
-  for (size_t i = 0; i < cpu.params.size(); ++i)
-    check_close(cpu.params[i].first, gpu.params[i].second, cpu.params[i].second, 1e-4);
+  for (size_t i = 0; i < cpu.params.size(); ++i) {
+    const std::string& name = cpu.params[i].first;
+    if (zero_gradient(name))  // 5 steps of at most 1e-3·lr each, on each device
+      check_noise(name, gpu.params[i].second, cpu.params[i].second, 2 * 5 * 1e-3 * 3e-3);
+    else
+      check_close(name, gpu.params[i].second, cpu.params[i].second, 1e-4);
+  }
 }
 
 }  // namespace
@@ -242,8 +264,12 @@ TEST_SUITE("parity") {
         REQUIRE(cpu.size() == gpu.size());
         for (size_t i = 0; i < cpu.size(); ++i) {
           REQUIRE(cpu[i].first == gpu[i].first);
-          const bool grad = cpu[i].first.rfind("grad.", 0) == 0;
-          check_close(cpu[i].first, gpu[i].second, cpu[i].second, grad ? 2e-3 : 1e-4);
+          const std::string& name = cpu[i].first;
+          const bool grad = name.rfind("grad.", 0) == 0;
+          if (grad && zero_gradient(name))
+            check_noise(name, gpu[i].second, cpu[i].second, 1e-6);
+          else
+            check_close(name, gpu[i].second, cpu[i].second, grad ? 2e-3 : 1e-4);
         }
       }
   }

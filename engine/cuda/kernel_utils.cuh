@@ -35,4 +35,32 @@ __device__ inline double block_sum(double v, double* shared32) {
   return v;
 }
 
+// Stable ranks by key within one block, for counting sorts. Every thread of the block calls it
+// with the same S; positions p = 0 .. S − 1 go a chunk of blockDim.x at a time, thread t holding
+// p0 + t. key_at(p) is p's key (< 0: none); place(p, e, q) is called for each p with key e ≥ 0,
+// where q = #{p' < p : key_at(p') = e} (in ascending p). cursor[e] must start at 0 for every key;
+// skey is shared int32[blockDim.x]. Cost O(S) shared reads and 2·⌈S/blockDim.x⌉ barriers a thread.
+template <class KeyAt, class Place>
+__device__ void stable_ranks(int64_t S, int32_t* skey, int32_t* cursor, KeyAt key_at, Place place) {
+  const int t = (int)threadIdx.x, nt = (int)blockDim.x;
+  for (int64_t p0 = 0; p0 < S; p0 += nt) {
+    const int64_t p = p0 + t;
+    const int32_t e = p < S ? key_at(p) : -1;
+    skey[t] = e;
+    __syncthreads();
+    int32_t before = 0, after = 0;
+    if (e >= 0) {
+      const int n = (int)(S - p0 < nt ? S - p0 : nt);
+      for (int q = 0; q < n; ++q)
+        if (skey[q] == e) {
+          if (q < t) ++before;
+          if (q > t) ++after;
+        }
+      place(p, e, (int64_t)cursor[e] + before);
+    }
+    __syncthreads();
+    if (e >= 0 && after == 0) cursor[e] += before + 1;  // read again only after the next chunk's barrier
+  }
+}
+
 }  // namespace dasg::cuda

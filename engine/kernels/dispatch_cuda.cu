@@ -11,11 +11,9 @@
 //   3. thread 0: on a failure, the offending values (visit[visit_pos], seen[row], keys[slot]) and
 //      every thread returns; else the serial scan kept[e] = min(counts[e], capacity),
 //      base[e] = Σ_{e'<e} kept[e'] (O(E)). The tail Σ kept .. S − 1 gets −1.
-//   4. ordered pass over the S positions p = j·k + c in visit order, a chunk of 256 at a time:
-//      thread t holds position p0 + t, its key into shared skey[t]; barrier; its rank among the
-//      chunk's earlier equal keys (a scan of skey, O(256)) plus cursor[e] (the count of key e in
-//      earlier chunks) is its place q within key e; q < kept[e] writes rows/slots[base[e] + q].
-//      Barrier; the chunk's last slot of key e advances cursor[e] (one writer per key).
+//   4. ordered pass over the S positions p = j·k + c in visit order (cuda::stable_ranks, a chunk
+//      of 256 at a time): the rank q of p among the earlier positions of its key e; q < kept[e]
+//      writes rows/slots[base[e] + q].
 //   Stable in visit order and deterministic: each output element has one writer, decided by
 //   integers. Cost: ⌈S/256⌉ chunks of 256 shared reads and two barriers each (O(S) a thread),
 //   O(S/256 + R/256) atomics a thread, O(E) serial for the scan; one SM only (unmeasured: the
@@ -100,36 +98,19 @@ __global__ void group_by_key_kernel(const int32_t* keys, const int32_t* visit, i
   const int64_t total = stotal[0];
   for (int64_t p = total + t; p < S; p += nt) rows[p] = slots[p] = -1;
 
-  // 4. ordered pass, a chunk of nt positions at a time
-  for (int64_t p0 = 0; p0 < S; p0 += nt) {
-    const int64_t p = p0 + t;
-    int32_t e = -1;
-    int64_t r = 0, slot = 0;
-    if (p < S) {
-      const int64_t j = p / k;
-      r = visit ? visit[j] : j;
-      slot = r * k + p % k;
-      e = keys[slot];
-    }
-    skey[t] = e;
-    __syncthreads();
-    int32_t before = 0, after = 0;
-    if (e >= 0) {
-      const int n = (int)(S - p0 < nt ? S - p0 : nt);
-      for (int q = 0; q < n; ++q)
-        if (skey[q] == e) {
-          if (q < t) ++before;
-          if (q > t) ++after;
-        }
-      const int64_t q = (int64_t)cursor[e] + before;
-      if (q < kept[e]) {
-        rows[base[e] + q] = (int32_t)r;
+  // 4. ordered pass: the q-th slot of key e in visit order goes to base[e] + q while q < kept[e]
+  auto slot_of = [&](int64_t p) {
+    const int64_t j = p / k, r = visit ? visit[j] : j;
+    return r * k + p % k;
+  };
+  cuda::stable_ranks(
+      S, skey, cursor, [&](int64_t p) { return keys[slot_of(p)]; },
+      [&](int64_t p, int32_t e, int64_t q) {
+        if (q >= kept[e]) return;
+        const int64_t slot = slot_of(p);
+        rows[base[e] + q] = (int32_t)(slot / k);
         slots[base[e] + q] = (int32_t)slot;
-      }
-    }
-    __syncthreads();
-    if (e >= 0 && after == 0) cursor[e] += before + 1;  // read again only after the next chunk's barrier
-  }
+      });
 }
 
 // Elements [offset, offset + n) of t as a 1-D tensor sharing its storage.

@@ -1,10 +1,25 @@
 // CUDA emulator: runs a grid. Blocks go, in a seeded shuffled order, to two "SM slots" that run
-// at the same time; a block's threads are real host threads from the slot's pool, so
-// ThreadSanitizer sees them as it would see a GPU's racecheck. __syncthreads() and the warp
-// collectives are checked rendezvous on the block's mutex: a divergent barrier, a thread that
+// at the same time on two host threads (the launching thread and one helper thread). A block's
+// threads are fibers of its slot's host thread, each on its own stack: one runs until it reaches
+// __syncthreads(), a warp collective or its end, then the next ready one runs, starting in a
+// seeded shuffled order. A switch costs a few hundred nanoseconds instead of a kernel wake-up,
+// and nothing preempts a thread, so the checks are exact: a divergent barrier, a thread that
 // returns while others wait, warp lanes calling with different masks or ops, or a wait nobody can
 // end is a launch failure naming the call sites, never a hang.
+//
+// Under ThreadSanitizer every emulated thread is a TSan fiber whose switches carry no
+// happens-before. Only __syncthreads() (among the block's threads) and a completed warp
+// collective (among its lanes) order memory, as on the GPU, so a missing __syncthreads() between
+// a shared-memory store and another thread's load is a race report, as racecheck's would be; the
+// emulator's own bookkeeping is hidden from TSan. Under AddressSanitizer the stack switches are
+// announced, so each fiber's stack is checked as its own.
+#include <sys/mman.h>
+#if !defined(__x86_64__)
+#include <ucontext.h>
+#endif
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -15,17 +30,70 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/cuda/emulator/device.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define DASG_EMU_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define DASG_EMU_TSAN 1
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) && !defined(DASG_EMU_ASAN)
+#define DASG_EMU_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer) && !defined(DASG_EMU_TSAN)
+#define DASG_EMU_TSAN 1
+#endif
+#endif
+#ifdef DASG_EMU_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef DASG_EMU_TSAN
+#include <sanitizer/tsan_interface.h>
+extern "C" void __tsan_ignore_thread_begin();
+extern "C" void __tsan_ignore_thread_end();
+#endif
 
 namespace dasg::emu {
 namespace {
 
 constexpr int kSlots = 2;
-constexpr std::chrono::milliseconds kWakeRecheck{20};  // see worker_loop
+constexpr std::chrono::milliseconds kWakeRecheck{20};  // see Helper::loop
 constexpr size_t kStaticSharedLimit = 48 * 1024;
+constexpr size_t kStackBytes = 256 * 1024;  // per emulated thread; ASan's redzones need room
+constexpr size_t kGuardBytes = 4096;        // below each stack: an overflow faults
+constexpr size_t kReusedTop = 16 * 1024;    // ASan: the part of a stack a finished fiber leaves poisoned
 constexpr uint64_t kPoisonBits = ~uint64_t(0);  // what a lane reads from a lane that is not there
+
+// ---- what ThreadSanitizer is told -------------------------------------------------------------
+// Orders `addr`'s later acquirers after the calling emulated thread.
+void tsan_release([[maybe_unused]] void* addr) {
+#ifdef DASG_EMU_TSAN
+  __tsan_release(addr);
+#endif
+}
+void tsan_acquire([[maybe_unused]] void* addr) {
+#ifdef DASG_EMU_TSAN
+  __tsan_acquire(addr);
+#endif
+}
+// The emulator's bookkeeping is shared by the fibers of a block without any memory ordering
+// (they never run at once); TSan does not see the accesses made while one of these lives.
+struct Untracked {
+#ifdef DASG_EMU_TSAN
+  Untracked() { __tsan_ignore_thread_begin(); }
+  ~Untracked() { __tsan_ignore_thread_end(); }
+#else
+  Untracked() {}  // user-provided: a guard variable is not "unused"
+  ~Untracked() {}
+#endif
+  Untracked(const Untracked&) = delete;
+};
 
 struct KernelAbort {};  // unwinds an emulated thread once its block has failed
 
@@ -55,80 +123,248 @@ const char* op_name(WarpOp op) {
 // A lane's pending warp collective.
 struct LaneWait {
   bool waiting = false;
-  bool blocked = false;  // counted in Block::blocked
   WarpOp op = WarpOp::sync;
   unsigned mask = 0;
   uint64_t value = 0;
   int arg = 0, width = 0;
   std::source_location where;
   uint64_t result = 0;
+  unsigned present = 0;  // the lanes that took part, once complete
+};
+
+struct Launch {
+  KernelBody body;
+  dim3 grid, block;
+  size_t dynamic_bytes;
+  std::vector<uint32_t> order;     // blocks in the order they are handed out
+  std::atomic<size_t> next{0};     // the next entry of `order` to hand out
+  std::atomic<bool> failed{false};
+  std::mutex m;                    // guards error
+  std::string error;               // the first failed block's
 };
 
 struct Block {
-  Block(uint3 i, dim3 d, size_t dynamic_bytes)
-      : idx(i), dims(d), nthreads(int(d.x * d.y * d.z)), live(nthreads), lanes(nthreads), exited(nthreads),
-        warp_cv(new std::condition_variable[(nthreads + 31) / 32]), dynamic(std::malloc(dynamic_bytes)) {
-    if (dynamic) std::memset(dynamic, 0xFF, dynamic_bytes);
+  Block(uint3 i, const Launch& l)
+      : idx(i), launch(l), nthreads(int(l.block.x * l.block.y * l.block.z)), live(nthreads), lanes(nthreads),
+        exited(nthreads), suspended(nthreads), dynamic(std::malloc(l.dynamic_bytes)) {
+    if (dynamic) std::memset(dynamic, 0xFF, l.dynamic_bytes);
   }
   ~Block() {
     for (auto& s : statics) std::free(s.second);
     std::free(dynamic);
   }
   std::string thread(int t) const {
-    return "thread (" + std::to_string(t % dims.x) + "," + std::to_string(t / dims.x % dims.y) + "," +
-           std::to_string(t / (dims.x * dims.y)) + ")";
+    const dim3 d = launch.block;
+    return "thread (" + std::to_string(t % d.x) + "," + std::to_string(t / d.x % d.y) + "," +
+           std::to_string(t / (d.x * d.y)) + ")";
+  }
+  void make_ready(int t) {
+    suspended[t] = 0;
+    ready.push_back(t);
   }
 
   uint3 idx;
-  dim3 dims;
+  const Launch& launch;
   int nthreads;
-  std::mutex m;
   int live;               // threads that have not returned
   int first_exited = -1;  // the first thread that returned
-  int blocked = 0;        // threads waiting in __syncthreads() or a warp collective
+  std::vector<int> ready;  // threads that can run, a queue from ready_head on
+  size_t ready_head = 0;
   // __syncthreads()
-  std::condition_variable barrier_cv;
-  int arrived = 0;
+  std::vector<int> at_barrier;  // the threads waiting there
   uint64_t generation = 0;
   std::source_location barrier_site;
   int barrier_first = -1;
   // warp collectives, indexed by the thread's linear index
   std::vector<LaneWait> lanes;
-  std::vector<char> exited;
-  std::unique_ptr<std::condition_variable[]> warp_cv;
+  std::vector<char> exited, suspended;
   // shared memory: one allocation per static declaration, and the dynamic one
   std::vector<std::pair<const void*, void*>> statics;
   size_t static_bytes = 0;
   void* dynamic;
   std::string error;
+  // TSan: the block's start after its setup, its end after every thread, its barrier
+  char start_sync = 0, end_sync = 0, barrier_sync = 0;
 };
 
-thread_local Block* tls_block = nullptr;
+// ---- context switching ---------------------------------------------------------------------
+// On x86-64 a switch pushes the callee-saved registers and the FPU control words on the current
+// stack and swaps stack pointers: swapcontext() would add a sigprocmask system call per switch,
+// most of an emulated kernel's time. Elsewhere it is swapcontext().
+void fiber_main();
+#if defined(__x86_64__)
+struct Context {
+  void* sp = nullptr;
+};
+extern "C" void dasg_emu_switch(void** save_sp, void* next_sp);
+asm(R"(
+  .text
+  .globl dasg_emu_switch
+  .type dasg_emu_switch, @function
+dasg_emu_switch:
+  endbr64
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $16, %rsp
+  stmxcsr 8(%rsp)
+  fnstcw (%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr 8(%rsp)
+  fldcw (%rsp)
+  addq $16, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size dasg_emu_switch, .-dasg_emu_switch
+)");
+// A fresh context on [stack, stack + bytes) whose first switch enters fiber_main with the
+// caller's FPU control words: the frame dasg_emu_switch pops, under a null return address.
+void init_context(Context& c, char* stack, size_t bytes) {
+  uintptr_t top = (reinterpret_cast<uintptr_t>(stack) + bytes) & ~uintptr_t(15);
+  auto* slot = reinterpret_cast<uint64_t*>(top - 16);  // 16-aligned: fiber_main's return address
+  slot[1] = 0;
+  slot[0] = reinterpret_cast<uint64_t>(&fiber_main);
+  uint64_t* regs = slot - 6;  // r15 r14 r13 r12 rbx rbp
+  std::fill(regs, slot, uint64_t(0));
+  auto* fpu = reinterpret_cast<unsigned char*>(regs) - 16;
+  std::memset(fpu, 0, 16);
+  asm volatile("fnstcw %0" : "=m"(*reinterpret_cast<uint16_t*>(fpu)));
+  asm volatile("stmxcsr %0" : "=m"(*reinterpret_cast<uint32_t*>(fpu + 8)));
+  c.sp = fpu;
+}
+void switch_context(Context& from, Context& to) { dasg_emu_switch(&from.sp, to.sp); }
+#else
+struct Context {
+  ucontext_t uc;
+};
+void init_context(Context& c, char* stack, size_t bytes) {
+  getcontext(&c.uc);
+  c.uc.uc_stack.ss_sp = stack;
+  c.uc.uc_stack.ss_size = bytes;
+  c.uc.uc_link = nullptr;
+  makecontext(&c.uc, fiber_main, 0);
+  // ASan's swapcontext interceptor would clear the shadow of the whole stack at every switch
+  // (the switches are announced instead).
+  c.uc.uc_stack = stack_t{};
+}
+void switch_context(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
+#endif
+
+// One emulated thread's stack and contexts, reused by thread t of every block of its slot.
+struct Fiber {
+  Fiber() {
+    void* p = mmap(nullptr, kGuardBytes + kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("CUDA emulator: cannot map a thread stack");
+    mprotect(p, kGuardBytes, PROT_NONE);
+    base = static_cast<char*>(p);
+#ifdef DASG_EMU_TSAN
+    tsan = __tsan_create_fiber(0);
+#endif
+  }
+  ~Fiber() {
+#ifdef DASG_EMU_TSAN
+    __tsan_destroy_fiber(tsan);
+#endif
+    munmap(base, kGuardBytes + kStackBytes);
+  }
+  char* stack() const { return base + kGuardBytes; }
+  char* base;
+  Context context;
+  void* tsan = nullptr;
+  void* asan_fake_stack = nullptr;
+};
+
+// An SM slot: the fibers of the block it runs and the context of the host thread that runs them.
+struct Slot {
+  std::vector<std::unique_ptr<Fiber>> fibers;
+  Context host;
+  void* host_tsan = nullptr;
+  const void* host_stack = nullptr;  // ASan: the host thread's stack, learned on the first switch
+  size_t host_stack_bytes = 0;
+  Block* block = nullptr;
+  int running = -1;  // the thread whose fiber runs now
+};
+
+thread_local Slot* tls_slot = nullptr;
 thread_local int tls_tid = 0;
 
 Block& current(const char* what) {
-  if (!tls_block) throw std::logic_error(std::string(what) + " called outside a kernel");
-  return *tls_block;
+  if (!tls_slot || tls_slot->running < 0) throw std::logic_error(std::string(what) + " called outside a kernel");
+  return *tls_slot->block;
 }
 
-// Records the block's first error and wakes every waiter so it can unwind.
+// ---- switching between the host thread and a fiber --------------------------------------------
+void enter(Slot& s, int t) {
+  Fiber& f = *s.fibers[size_t(t)];
+  const Launch& L = s.block->launch;
+  const unsigned u = unsigned(t);
+  threadIdx = uint3{u % L.block.x, u / L.block.x % L.block.y, u / (L.block.x * L.block.y)};
+  blockIdx = s.block->idx;
+  blockDim = L.block;
+  gridDim = L.grid;
+  tls_tid = t;
+  s.running = t;
+#ifdef DASG_EMU_ASAN
+  void* fake = nullptr;
+  __sanitizer_start_switch_fiber(&fake, f.stack(), kStackBytes);
+#endif
+#ifdef DASG_EMU_TSAN
+  __tsan_switch_to_fiber(f.tsan, __tsan_switch_to_fiber_no_sync);
+#endif
+  switch_context(s.host, f.context);
+#ifdef DASG_EMU_ASAN
+  __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#endif
+  s.running = -1;
+}
+
+// Back to the host thread; returns when the thread is resumed (never when `last`).
+void leave(Slot& s, bool last) {
+  Fiber& f = *s.fibers[size_t(s.running)];
+#ifdef DASG_EMU_ASAN
+  __sanitizer_start_switch_fiber(last ? nullptr : &f.asan_fake_stack, s.host_stack, s.host_stack_bytes);
+#endif
+#ifdef DASG_EMU_TSAN
+  __tsan_switch_to_fiber(s.host_tsan, __tsan_switch_to_fiber_no_sync);
+#endif
+  switch_context(f.context, s.host);
+#ifdef DASG_EMU_ASAN
+  __sanitizer_finish_switch_fiber(f.asan_fake_stack, &s.host_stack, &s.host_stack_bytes);
+#endif
+}
+
+// The calling thread waits until another makes it ready again.
+void suspend(Block& b) {
+  b.suspended[size_t(tls_tid)] = 1;
+  leave(*tls_slot, false);
+}
+
+// Records the block's first error and wakes every waiting thread so it can unwind.
 void report(Block& b, const std::string& msg) {
   if (b.error.empty()) b.error = msg;
-  b.barrier_cv.notify_all();
-  for (int w = 0; w < (b.nthreads + 31) / 32; ++w) b.warp_cv[w].notify_all();
+  for (int t = 0; t < b.nthreads; ++t)
+    if (b.suspended[t]) b.make_ready(t);
 }
 [[noreturn]] void fail(Block& b, const std::string& msg) {
   report(b, msg);
   throw KernelAbort{};
 }
 
-// Called with b.m held whenever a thread starts to wait or returns: if every live thread waits,
-// none can end another's wait.
-void check_deadlock(Block& b) {
-  if (b.live == 0 || b.blocked < b.live) return;
+// When no thread can run but some have not returned: every live thread waits, none can go on.
+void report_deadlock(Block& b) {
   std::string msg = "deadlock: every live thread of the block waits and none can go on:";
-  if (b.arrived > 0)
-    msg += " " + std::to_string(b.arrived) + " thread(s) at __syncthreads() at " + site(b.barrier_site) + ";";
+  if (!b.at_barrier.empty())
+    msg += " " + std::to_string(b.at_barrier.size()) + " thread(s) at __syncthreads() at " + site(b.barrier_site) + ";";
   int listed = 0;
   for (int t = 0; t < b.nthreads && listed < 4; ++t) {
     const LaneWait& l = b.lanes[t];
@@ -141,7 +377,8 @@ void check_deadlock(Block& b) {
 }
 
 // Completes the collective of the lanes `mask` names in the warp starting at `base` if every one
-// of them that exists and has not returned is waiting in it. Returns whether it completed.
+// of them that exists and has not returned is waiting in it, and readies the suspended ones.
+// Returns whether it completed.
 bool try_complete(Block& b, int base, unsigned mask) {
   unsigned present = 0, votes = 0;
   for (int l = 0; l < 32; ++l) {
@@ -171,69 +408,193 @@ bool try_complete(Block& b, int base, unsigned mask) {
       case WarpOp::sync: x.result = 0; break;
       default: x.result = src >= 0 && src < 32 && (present >> src & 1u) ? b.lanes[base + src].value : kPoisonBits;
     }
-    x.waiting = false;
-    if (x.blocked) {
-      x.blocked = false;
-      --b.blocked;
-    }
+    x.present = present;
   }
-  b.warp_cv[base / 32].notify_all();
+  for (int l = 0; l < 32; ++l) {  // results first: a lane's value is read above until the last
+    if (!(present >> l & 1u)) continue;
+    b.lanes[base + l].waiting = false;
+    if (b.suspended[base + l]) b.make_ready(base + l);
+  }
   return true;
 }
 
 void thread_exit(Block& b, int t) {
-  std::lock_guard lk(b.m);
   --b.live;
   b.exited[t] = 1;
   if (b.first_exited < 0) b.first_exited = t;
   if (!b.error.empty()) return;
-  if (b.arrived > 0) {
-    report(b, b.thread(t) + " returned while " + std::to_string(b.arrived) + " thread(s) wait at __syncthreads() at " +
-                  site(b.barrier_site) + " (the first: " + b.thread(b.barrier_first) +
-                  "); every thread of a block must reach each __syncthreads()");
+  if (!b.at_barrier.empty()) {
+    report(b, b.thread(t) + " returned while " + std::to_string(b.at_barrier.size()) +
+                  " thread(s) wait at __syncthreads() at " + site(b.barrier_site) + " (the first: " +
+                  b.thread(b.barrier_first) + "); every thread of a block must reach each __syncthreads()");
     return;
   }
   const int base = t - t % 32;
   for (int j = base; j < std::min(base + 32, b.nthreads); ++j)
     if (b.lanes[j].waiting) try_complete(b, base, b.lanes[j].mask);
-  check_deadlock(b);
 }
+
+// What every fiber runs: the kernel body for thread tls_tid of the slot's block.
+void fiber_main() {
+  Slot& s = *tls_slot;
+#ifdef DASG_EMU_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &s.host_stack, &s.host_stack_bytes);
+#endif
+  Block& b = *s.block;
+  const int t = tls_tid;
+  tsan_acquire(&b.start_sync);
+  try {
+    b.launch.body.run(b.launch.body.ctx);
+  } catch (const KernelAbort&) {
+  } catch (const std::exception& e) {
+    Untracked u;
+    report(b, b.thread(t) + " threw: " + e.what());
+  } catch (...) {
+    Untracked u;
+    report(b, b.thread(t) + " threw an exception that is not a std::exception");
+  }
+  {
+    Untracked u;
+    thread_exit(b, t);
+  }
+  tsan_release(&b.end_sync);
+  leave(s, true);
+  std::abort();  // a finished fiber is never resumed
+}
+
+// Runs every thread of `b` on slot `s` to its end.
+void run_block(Slot& s, Block& b, std::mt19937_64& rng) {
+  Untracked u;
+  while (s.fibers.size() < size_t(b.nthreads)) s.fibers.push_back(std::make_unique<Fiber>());
+  s.block = &b;
+  for (int t = 0; t < b.nthreads; ++t) {
+    Fiber& f = *s.fibers[size_t(t)];
+    init_context(f.context, f.stack(), kStackBytes);
+#ifdef DASG_EMU_ASAN
+    // Only fiber_main's frame can be left poisoned by the stack's previous use, at its top.
+    __asan_unpoison_memory_region(f.stack() + kStackBytes - kReusedTop, kReusedTop);
+#endif
+    b.ready.push_back(t);
+  }
+  std::shuffle(b.ready.begin(), b.ready.end(), rng);
+#ifdef DASG_EMU_TSAN
+  s.host_tsan = __tsan_get_current_fiber();
+#endif
+  tsan_release(&b.start_sync);
+  tls_slot = &s;
+  while (b.live > 0) {
+    if (b.ready_head == b.ready.size()) {
+      b.ready.clear();
+      b.ready_head = 0;
+      report_deadlock(b);  // readies every waiting thread: each unwinds
+      continue;
+    }
+    enter(s, b.ready[b.ready_head++]);
+  }
+  tls_slot = nullptr;
+  tsan_acquire(&b.end_sync);
+  s.block = nullptr;
+}
+
+// Hands out the launch's blocks to slot `s` until none is left or one has failed.
+void run_blocks(Slot& s, Launch& L, std::mt19937_64& rng) {
+  const dim3 grid = L.grid;
+  for (size_t n; !L.failed.load() && (n = L.next.fetch_add(1)) < L.order.size();) {
+    const uint32_t i = L.order[n];
+    Block b(uint3{i % grid.x, i / grid.x % grid.y, i / (grid.x * grid.y)}, L);
+    run_block(s, b, rng);
+    if (!b.error.empty()) {
+      std::lock_guard lk(L.m);
+      if (!L.failed.exchange(true))
+        L.error = "block (" + std::to_string(b.idx.x) + "," + std::to_string(b.idx.y) + "," + std::to_string(b.idx.z) +
+                  "): " + b.error;
+    }
+  }
+}
+
+// The second SM slot: a host thread kept between launches.
+struct Helper {
+  Helper() : thread([this] { loop(); }) {}
+  ~Helper() {
+    {
+      std::lock_guard lk(m);
+      stop = true;
+    }
+    cv.notify_all();
+    thread.join();
+  }
+  // Runs blocks of `L` beside the caller; `wait()` returns once it has stopped taking them.
+  void start(Launch& L, uint64_t seed) {
+    std::lock_guard lk(m);
+    job = &L;
+    job_seed = seed;
+    cv.notify_all();
+  }
+  void wait() {
+    std::unique_lock lk(m);
+    while (!cv.wait_for(lk, kWakeRecheck, [&] { return job == nullptr; })) {  // as in loop()
+    }
+  }
+  void loop() {
+    std::unique_lock lk(m);
+    for (;;) {
+      // A timed wait re-checks the predicate, so a lost wake-up (seen here as a hang, under
+      // Debian 12's glibc 2.36, cf. glibc bug 25847) costs a few milliseconds, not the launch.
+      while (!cv.wait_for(lk, kWakeRecheck, [&] { return job != nullptr || stop; })) {
+      }
+      if (stop) return;
+      lk.unlock();
+      std::mt19937_64 rng(job_seed);
+      run_blocks(slot, *job, rng);
+      lk.lock();
+      job = nullptr;
+      cv.notify_all();
+    }
+  }
+  Slot slot;
+  std::mutex m;
+  std::condition_variable cv;
+  Launch* job = nullptr;
+  uint64_t job_seed = 0;
+  bool stop = false;
+  std::thread thread;  // last: starts once the rest is built
+};
 
 }  // namespace
 
 void syncthreads(std::source_location where) {
   Block& b = current("__syncthreads()");
+  Untracked u;
   const int t = tls_tid;
-  std::unique_lock lk(b.m);
   if (!b.error.empty()) throw KernelAbort{};
   if (b.first_exited >= 0)
     fail(b, b.thread(t) + " reached __syncthreads() at " + site(where) + " after " + b.thread(b.first_exited) +
                 " returned; every thread of a block must reach each __syncthreads()");
-  if (b.arrived == 0) {
+  if (b.at_barrier.empty()) {
     b.barrier_site = where;
     b.barrier_first = t;
   } else if (!same_site(where, b.barrier_site)) {
     fail(b, "divergent __syncthreads(): " + b.thread(b.barrier_first) + " waits at " + site(b.barrier_site) + " but " +
                 b.thread(t) + " reached the one at " + site(where));
   }
-  if (++b.arrived == b.live) {
-    b.blocked -= b.arrived - 1;
-    b.arrived = 0;
+  tsan_release(&b.barrier_sync);
+  if (int(b.at_barrier.size()) + 1 == b.live) {
     ++b.generation;
-    b.barrier_cv.notify_all();
-    return;
+    for (int w : b.at_barrier) b.make_ready(w);
+    b.at_barrier.clear();
+  } else {
+    const uint64_t generation = b.generation;
+    b.at_barrier.push_back(t);
+    suspend(b);
+    if (b.generation == generation) throw KernelAbort{};  // woken because the block failed
   }
-  const uint64_t generation = b.generation;
-  ++b.blocked;
-  check_deadlock(b);
-  b.barrier_cv.wait(lk, [&] { return b.generation != generation || !b.error.empty(); });
-  if (b.generation == generation) throw KernelAbort{};
+  tsan_acquire(&b.barrier_sync);
 }
 
 uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width, std::source_location where) {
   Block& b = current(op_name(op));
+  Untracked u;
   const int t = tls_tid, lane = t % 32, base = t - lane;
-  std::unique_lock lk(b.m);
   if (!b.error.empty()) throw KernelAbort{};
   const std::string call = std::string(op_name(op)) + "(mask " + hex(mask) + ") at " + site(where);
   if (!(mask >> lane & 1u)) fail(b, b.thread(t) + " (lane " + std::to_string(lane) + ") calls " + call + ", a mask without its own lane");
@@ -248,20 +609,20 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int 
                   "; the lanes a mask names must all make the same call with the same mask");
   }
   LaneWait& me = b.lanes[t];
-  me = LaneWait{true, false, op, mask, value, arg, width, where, 0};
+  me = LaneWait{true, op, mask, value, arg, width, where, 0, 0};
+  tsan_release(&me);
   if (!try_complete(b, base, mask)) {
-    me.blocked = true;
-    ++b.blocked;
-    check_deadlock(b);
-    b.warp_cv[t / 32].wait(lk, [&] { return !me.waiting || !b.error.empty(); });
-    if (me.waiting) throw KernelAbort{};
+    suspend(b);
+    if (me.waiting) throw KernelAbort{};  // woken because the block failed
   }
+  for (int l = 0; l < 32; ++l)
+    if (me.present >> l & 1u) tsan_acquire(&b.lanes[base + l]);
   return me.result;
 }
 
 void* shared_static(const void* tag, size_t bytes) {
   Block& b = current("DASG_SHARED");
-  std::lock_guard lk(b.m);
+  Untracked u;
   if (!b.error.empty()) throw KernelAbort{};
   for (auto& [key, ptr] : b.statics)
     if (key == tag) return ptr;
@@ -277,112 +638,6 @@ void* shared_static(const void* tag, size_t bytes) {
 void* shared_dynamic() { return current("DASG_DYNAMIC_SHARED").dynamic; }
 
 namespace {
-
-struct Launch {
-  KernelBody body;
-  dim3 grid, block;
-  size_t dynamic_bytes;
-  std::mutex m;  // guards finished and done
-  std::condition_variable cv;
-  int finished[kSlots] = {};
-  std::vector<int> done;  // slots whose block has finished
-};
-
-struct Job {
-  Block* block;
-  Launch* launch;
-  int slot, tid;
-};
-
-struct Worker {
-  std::mutex m;
-  std::condition_variable cv;
-  bool has_job = false, stop = false;
-  Job job{};
-  std::thread thread;
-};
-
-void run_thread(const Job& job) {
-  Block& b = *job.block;
-  const Launch& L = *job.launch;
-  const unsigned t = unsigned(job.tid);
-  threadIdx = uint3{t % L.block.x, t / L.block.x % L.block.y, t / (L.block.x * L.block.y)};
-  blockIdx = b.idx;
-  blockDim = L.block;
-  gridDim = L.grid;
-  tls_block = &b;
-  tls_tid = job.tid;
-  try {
-    L.body.run(L.body.ctx);
-  } catch (const KernelAbort&) {
-  } catch (const std::exception& e) {
-    std::lock_guard lk(b.m);
-    report(b, b.thread(job.tid) + " threw: " + e.what());
-  }
-  thread_exit(b, job.tid);
-  tls_block = nullptr;
-}
-
-// Worker t of a slot, once woken, wakes workers 2t+1 and 2t+2: a block's threads start in a
-// tree rather than one by one from the launching thread.
-void worker_loop(Worker& w, const std::vector<std::unique_ptr<Worker>>& workers, int index) {
-  for (;;) {
-    Job job;
-    {
-      std::unique_lock lk(w.m);
-      // A timed wait re-checks the predicate, so a lost wake-up (seen here as a hang: a worker
-      // asleep with has_job set, under Debian 12's glibc 2.36, cf. glibc bug 25847) costs a
-      // few milliseconds instead of the launch.
-      while (!w.cv.wait_for(lk, kWakeRecheck, [&] { return w.has_job || w.stop; })) {
-      }
-      if (!w.has_job) return;
-      job = w.job;
-      w.has_job = false;
-    }
-    for (int child = 2 * index + 1; child <= 2 * index + 2 && child < job.block->nthreads; ++child)
-      workers[child]->cv.notify_one();
-    run_thread(job);
-    Launch& L = *job.launch;
-    std::lock_guard lk(L.m);
-    if (++L.finished[job.slot] == job.block->nthreads) {
-      L.done.push_back(job.slot);
-      L.cv.notify_one();
-    }
-  }
-}
-
-// The host threads of each slot, kept between launches.
-struct Pool {
-  std::vector<std::unique_ptr<Worker>> slots[kSlots];
-  ~Pool() {
-    for (auto& workers : slots)
-      for (auto& w : workers) {
-        {
-          std::lock_guard lk(w->m);
-          w->stop = true;
-        }
-        w->cv.notify_one();
-        w->thread.join();
-      }
-  }
-  void start(int slot, Block* block, Launch* launch) {
-    auto& workers = slots[slot];
-    // Workers read `workers` only while running a job, so growing it here (no job runs) is safe.
-    while (int(workers.size()) < block->nthreads) {
-      workers.push_back(std::make_unique<Worker>());
-      Worker* w = workers.back().get();
-      w->thread = std::thread([w, &workers, index = int(workers.size()) - 1] { worker_loop(*w, workers, index); });
-    }
-    // Highest index first: a worker may start as soon as its own job is set, and then it wakes its
-    // children (higher indices), whose jobs must already be there.
-    for (int t = block->nthreads - 1; t >= 0; --t) {
-      std::lock_guard lk(workers[t]->m);
-      workers[t]->job = Job{block, launch, slot, t};
-      workers[t]->has_job = true;
-    }
-    workers[0]->cv.notify_one();
-  }
-};
 
 std::mutex launch_mutex;  // one launch at a time, as on one device queue
 
@@ -426,43 +681,23 @@ cudaError_t launch_grid(const void* func, dim3 grid, dim3 block, size_t shared_b
                             " (above 48 KB needs cudaFuncSetAttribute(cudaFuncAttributeMaxDynamicSharedMemorySize))");
 
   std::lock_guard guard(launch_mutex);
-  static Pool pool;
+  static Slot slot;  // the launching thread's
   static std::mt19937_64 rng(seed());
-  std::vector<uint32_t> order(nblocks);
-  std::iota(order.begin(), order.end(), 0u);
-  std::shuffle(order.begin(), order.end(), rng);
-
-  Launch L{body, grid, block, shared_bytes, {}, {}, {}, {}};
-  std::unique_ptr<Block> running[kSlots];
-  size_t next = 0;
-  int active = 0;
-  std::string error;
-  auto start = [&](int slot) {
-    const uint32_t i = order[next++];
-    const uint3 idx{i % grid.x, i / grid.x % grid.y, i / (grid.x * grid.y)};
-    running[slot] = std::make_unique<Block>(idx, block, shared_bytes);
-    L.finished[slot] = 0;  // no worker of this slot is running: the previous block finished
-    pool.start(slot, running[slot].get(), &L);
-    ++active;
-  };
-  for (int s = 0; s < kSlots && next < order.size(); ++s) start(s);
-  while (active > 0) {
-    int slot;
-    {
-      std::unique_lock lk(L.m);
-      while (!L.cv.wait_for(lk, kWakeRecheck, [&] { return !L.done.empty(); })) {  // as in worker_loop
-      }
-      slot = L.done.back();
-      L.done.pop_back();
-    }
-    --active;
-    Block& b = *running[slot];
-    if (!b.error.empty() && error.empty()) error = "block " + dims(dim3(b.idx)) + ": " + b.error;
-    running[slot].reset();
-    if (error.empty() && next < order.size()) start(slot);
-  }
-  if (!error.empty()) {
-    set_last_error(cudaErrorLaunchFailure, error.c_str());
+  static Helper helper;
+  Launch L;
+  L.body = body;
+  L.grid = grid;
+  L.block = block;
+  L.dynamic_bytes = shared_bytes;
+  L.order.resize(nblocks);
+  std::iota(L.order.begin(), L.order.end(), 0u);
+  std::shuffle(L.order.begin(), L.order.end(), rng);
+  const bool two_slots = nblocks > 1;
+  if (two_slots) helper.start(L, rng());
+  run_blocks(slot, L, rng);
+  if (two_slots) helper.wait();
+  if (L.failed) {
+    set_last_error(cudaErrorLaunchFailure, L.error.c_str());
     return cudaErrorLaunchFailure;
   }
   return cudaSuccess;
