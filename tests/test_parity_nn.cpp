@@ -162,6 +162,25 @@ TEST_SUITE("parity") {
     Tensor logits = rand32({4, 17}, g);
     Tensor none = Tensor::from_vector(std::vector<int32_t>(4, -100), {4});
     check_parity([](const Inputs& in) { return cross_entropy(in[0], in[1]); }, {logits, none});
+    // A target out of range: the CPU's error at the call; on CUDA the same text, found on the
+    // device and reported at the next read of a result, with no host copy of the targets.
+    const Tensor bad = Tensor::from_vector<int32_t>({0, -100, 17, -3}, {2, 2});
+    std::string cpu, dev;
+    try {
+      cross_entropy(rand32({2, 2, 17}, g, false), bad);
+    } catch (const Error& e) {
+      cpu = e.what();
+    }
+    Tensor loss = cross_entropy(rand32({2, 2, 17}, g, false).to(kGPU), bad.to(kGPU));  // no error yet
+    try {
+      (void)loss.to(kCPU);
+    } catch (const Error& e) {
+      dev = e.what();
+    }
+    INFO("cpu: " << cpu << "\ncuda: " << dev);
+    CHECK(cpu.find("target 17 at position [1, 0]") != std::string::npos);
+    CHECK(dev.rfind(cpu, 0) == 0);
+    CHECK(dev.find("device-side index check") != std::string::npos);
   }
 
   TEST_CASE("parity:dropout") {

@@ -4,11 +4,23 @@
 //   losses_n = lse_n − logits[n, t_n],   or 0 where t_n = ignore_index
 // Backward, with s_n the gradient reaching row n (g_n·scale or g·scale; 0 where ignored):
 //   glogits[n, c] = s_n·(exp(logits[n, c] − lse_n) − [c = t_n])
-// Targets must already be checked to lie in [0, C) or equal ignore_index (ops/cross_entropy does).
+// Targets lie in [0, C) or equal ignore_index: on the CPU ops/cross_entropy checks them before
+// the kernel runs; the CUDA kernel checks them on the device (engine/cuda/range_check.hpp: a bad
+// row gets loss 0 and the error is reported at the next read of a result to the host).
 #pragma once
+#include <string>
+
 #include "engine/kernels/backend.hpp"
+#include "engine/shape.hpp"
 
 namespace dasg::kernels {
+
+// The error for target `value` at flat position m of targets of shape `shape`, C classes.
+inline std::string target_range_error(const Shape& shape, int64_t m, int64_t value, int64_t C, int64_t ignore_index) {
+  return detail::concat("cross_entropy: target ", value, " at position ", position_str(shape, m), " of targets ",
+                        shape_str(shape), " is out of range for C = ", C, " classes; expected 0 <= target < ", C,
+                        " or target = ignore_index (", ignore_index, ")");
+}
 
 void cross_entropy_cpu(const Tensor& logits, const Tensor& targets, int64_t ignore_index, Tensor& losses,
                        Tensor& lse);
