@@ -469,11 +469,11 @@ void run_block(Slot& s, Block& b, std::mt19937_64& rng) {
   s.block = &b;
   for (int t = 0; t < b.nthreads; ++t) {
     Fiber& f = *s.fibers[size_t(t)];
-    init_context(f.context, f.stack(), kStackBytes);
 #ifdef DASG_EMU_ASAN
     // Only fiber_main's frame can be left poisoned by the stack's previous use, at its top.
     __asan_unpoison_memory_region(f.stack() + kStackBytes - kReusedTop, kReusedTop);
 #endif
+    init_context(f.context, f.stack(), kStackBytes);
     b.ready.push_back(t);
   }
   std::shuffle(b.ready.begin(), b.ready.end(), rng);
