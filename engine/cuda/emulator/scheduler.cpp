@@ -1,8 +1,9 @@
 // CUDA emulator: runs a grid. Blocks go, in a seeded shuffled order, to two "SM slots" that run
 // at the same time on two host threads (the launching thread and one helper thread). A block's
-// threads are fibers of its slot's host thread, each on its own stack: one runs until it reaches
+// threads are fibers of its slot's host thread, each on a stack of its own while it runs
+// (threads that have returned pass theirs on; see Slot): one runs until it reaches
 // __syncthreads(), a warp collective or its end, then the next ready one runs, starting in a
-// seeded shuffled order. A switch costs a few hundred nanoseconds instead of a kernel wake-up,
+// seeded shuffled order. A switch costs tens of nanoseconds instead of a kernel wake-up,
 // and nothing preempts a thread, so the checks are exact: a divergent barrier, a thread that
 // returns while others wait, warp lanes calling with different masks or ops, or a wait nobody can
 // end is a launch failure naming the call sites, never a hang.
@@ -143,15 +144,32 @@ struct Launch {
   std::string error;               // the first failed block's
 };
 
+// One block's state; a slot reuses one Block for every block of a launch it runs (reset()).
 struct Block {
-  Block(uint3 i, const Launch& l)
-      : idx(i), launch(l), nthreads(int(l.block.x * l.block.y * l.block.z)), live(nthreads), lanes(nthreads),
-        exited(nthreads), suspended(nthreads), dynamic(std::malloc(l.dynamic_bytes)) {
-    if (dynamic) std::memset(dynamic, 0xFF, l.dynamic_bytes);
-  }
+  explicit Block(const Launch& l)
+      : launch(l), nthreads(int(l.block.x * l.block.y * l.block.z)), lanes(nthreads), warp_waiting((nthreads + 31) / 32),
+        warp_gone((nthreads + 31) / 32), exited(nthreads), suspended(nthreads), dynamic(std::malloc(l.dynamic_bytes)) {}
   ~Block() {
-    for (auto& s : statics) std::free(s.second);
+    for (auto& s : statics) std::free(s.ptr);
     std::free(dynamic);
+  }
+  // Block `i` about to start: nothing has run, shared memory is poisoned again.
+  void reset(uint3 i) {
+    idx = i;
+    live = nthreads;
+    first_exited = -1;
+    ready.clear();
+    ready_head = 0;
+    at_barrier.clear();
+    std::fill(lanes.begin(), lanes.end(), LaneWait{});
+    std::fill(warp_waiting.begin(), warp_waiting.end(), 0u);
+    std::fill(warp_gone.begin(), warp_gone.end(), 0u);
+    if (nthreads % 32) warp_gone.back() = ~0u << (nthreads % 32);
+    std::fill(exited.begin(), exited.end(), char(0));
+    std::fill(suspended.begin(), suspended.end(), char(0));
+    for (auto& s : statics) std::memset(s.ptr, 0xFF, s.bytes);
+    if (dynamic) std::memset(dynamic, 0xFF, launch.dynamic_bytes);
+    error.clear();
   }
   std::string thread(int t) const {
     const dim3 d = launch.block;
@@ -163,10 +181,10 @@ struct Block {
     ready.push_back(t);
   }
 
-  uint3 idx;
+  uint3 idx{};
   const Launch& launch;
   int nthreads;
-  int live;               // threads that have not returned
+  int live = 0;           // threads that have not returned
   int first_exited = -1;  // the first thread that returned
   std::vector<int> ready;  // threads that can run, a queue from ready_head on
   size_t ready_head = 0;
@@ -177,9 +195,15 @@ struct Block {
   int barrier_first = -1;
   // warp collectives, indexed by the thread's linear index
   std::vector<LaneWait> lanes;
+  std::vector<unsigned> warp_waiting, warp_gone;  // per warp: lanes waiting; lanes returned or absent
   std::vector<char> exited, suspended;
   // shared memory: one allocation per static declaration, and the dynamic one
-  std::vector<std::pair<const void*, void*>> statics;
+  struct Static {
+    const void* tag;
+    void* ptr;
+    size_t bytes;
+  };
+  std::vector<Static> statics;  // kept, poisoned again, for the launch's next block
   size_t static_bytes = 0;
   void* dynamic;
   std::string error;
@@ -259,7 +283,7 @@ void init_context(Context& c, char* stack, size_t bytes) {
 void switch_context(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
 #endif
 
-// One emulated thread's stack and contexts, reused by thread t of every block of its slot.
+// A stack and context for one emulated thread at a time.
 struct Fiber {
   Fiber() {
     void* p = mmap(nullptr, kGuardBytes + kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
@@ -285,8 +309,13 @@ struct Fiber {
 };
 
 // An SM slot: the fibers of the block it runs and the context of the host thread that runs them.
+// A thread takes a fiber when it first runs and gives it back when it returns, so a kernel
+// without barriers runs all its threads on one stack; under TSan, which tracks stack memory as
+// well, thread t always gets fiber t (one stack per TSan fiber).
 struct Slot {
   std::vector<std::unique_ptr<Fiber>> fibers;
+  std::vector<Fiber*> idle;       // fibers no thread holds
+  std::vector<Fiber*> of_thread;  // the fiber of each started, unfinished thread of the block
   Context host;
   void* host_tsan = nullptr;
   const void* host_stack = nullptr;  // ASan: the host thread's stack, learned on the first switch
@@ -304,8 +333,30 @@ Block& current(const char* what) {
 }
 
 // ---- switching between the host thread and a fiber --------------------------------------------
-void enter(Slot& s, int t) {
+Fiber& take_fiber(Slot& s, [[maybe_unused]] int t) {
+#ifdef DASG_EMU_TSAN
+  while (s.fibers.size() <= size_t(t)) s.fibers.push_back(std::make_unique<Fiber>());
   Fiber& f = *s.fibers[size_t(t)];
+#else
+  if (s.idle.empty()) {
+    s.fibers.push_back(std::make_unique<Fiber>());
+    s.idle.push_back(s.fibers.back().get());
+  }
+  Fiber& f = *s.idle.back();
+  s.idle.pop_back();
+#endif
+#ifdef DASG_EMU_ASAN
+  // Only fiber_main's frame can be left poisoned by the stack's previous use, at its top.
+  __asan_unpoison_memory_region(f.stack() + kStackBytes - kReusedTop, kReusedTop);
+#endif
+  init_context(f.context, f.stack(), kStackBytes);
+  return f;
+}
+
+void enter(Slot& s, int t) {
+  Fiber*& held = s.of_thread[size_t(t)];
+  if (!held) held = &take_fiber(s, t);
+  Fiber& f = *held;
   const Launch& L = s.block->launch;
   const unsigned u = unsigned(t);
   threadIdx = uint3{u % L.block.x, u / L.block.x % L.block.y, u / (L.block.x * L.block.y)};
@@ -330,7 +381,7 @@ void enter(Slot& s, int t) {
 
 // Back to the host thread; returns when the thread is resumed (never when `last`).
 void leave(Slot& s, bool last) {
-  Fiber& f = *s.fibers[size_t(s.running)];
+  Fiber& f = *s.of_thread[size_t(s.running)];
 #ifdef DASG_EMU_ASAN
   __sanitizer_start_switch_fiber(last ? nullptr : &f.asan_fake_stack, s.host_stack, s.host_stack_bytes);
 #endif
@@ -380,15 +431,11 @@ void report_deadlock(Block& b) {
 // of them that exists and has not returned is waiting in it, and readies the suspended ones.
 // Returns whether it completed.
 bool try_complete(Block& b, int base, unsigned mask) {
-  unsigned present = 0, votes = 0;
-  for (int l = 0; l < 32; ++l) {
-    int t = base + l;
-    if (!(mask >> l & 1u) || t >= b.nthreads || b.exited[t]) continue;
-    if (!b.lanes[t].waiting) return false;
-    present |= 1u << l;
-    if (b.lanes[t].value) votes |= 1u << l;
-  }
-  if (!present) return false;
+  const unsigned present = mask & ~b.warp_gone[size_t(base / 32)];
+  if (!present || (present & ~b.warp_waiting[size_t(base / 32)])) return false;
+  unsigned votes = 0;
+  for (int l = 0; l < 32; ++l)
+    if ((present >> l & 1u) && b.lanes[base + l].value) votes |= 1u << l;
   for (int l = 0; l < 32; ++l) {
     if (!(present >> l & 1u)) continue;
     LaneWait& x = b.lanes[base + l];
@@ -415,12 +462,14 @@ bool try_complete(Block& b, int base, unsigned mask) {
     b.lanes[base + l].waiting = false;
     if (b.suspended[base + l]) b.make_ready(base + l);
   }
+  b.warp_waiting[size_t(base / 32)] &= ~present;
   return true;
 }
 
 void thread_exit(Block& b, int t) {
   --b.live;
   b.exited[t] = 1;
+  b.warp_gone[size_t(t / 32)] |= 1u << (t % 32);
   if (b.first_exited < 0) b.first_exited = t;
   if (!b.error.empty()) return;
   if (!b.at_barrier.empty()) {
@@ -465,17 +514,9 @@ void fiber_main() {
 // Runs every thread of `b` on slot `s` to its end.
 void run_block(Slot& s, Block& b, std::mt19937_64& rng) {
   Untracked u;
-  while (s.fibers.size() < size_t(b.nthreads)) s.fibers.push_back(std::make_unique<Fiber>());
   s.block = &b;
-  for (int t = 0; t < b.nthreads; ++t) {
-    Fiber& f = *s.fibers[size_t(t)];
-#ifdef DASG_EMU_ASAN
-    // Only fiber_main's frame can be left poisoned by the stack's previous use, at its top.
-    __asan_unpoison_memory_region(f.stack() + kStackBytes - kReusedTop, kReusedTop);
-#endif
-    init_context(f.context, f.stack(), kStackBytes);
-    b.ready.push_back(t);
-  }
+  s.of_thread.assign(size_t(b.nthreads), nullptr);
+  for (int t = 0; t < b.nthreads; ++t) b.ready.push_back(t);
   std::shuffle(b.ready.begin(), b.ready.end(), rng);
 #ifdef DASG_EMU_TSAN
   s.host_tsan = __tsan_get_current_fiber();
@@ -489,7 +530,14 @@ void run_block(Slot& s, Block& b, std::mt19937_64& rng) {
       report_deadlock(b);  // readies every waiting thread: each unwinds
       continue;
     }
-    enter(s, b.ready[b.ready_head++]);
+    const int t = b.ready[b.ready_head++];
+    enter(s, t);
+    if (b.exited[t]) {
+#ifndef DASG_EMU_TSAN
+      s.idle.push_back(s.of_thread[size_t(t)]);
+#endif
+      s.of_thread[size_t(t)] = nullptr;
+    }
   }
   tls_slot = nullptr;
   tsan_acquire(&b.end_sync);
@@ -499,9 +547,10 @@ void run_block(Slot& s, Block& b, std::mt19937_64& rng) {
 // Hands out the launch's blocks to slot `s` until none is left or one has failed.
 void run_blocks(Slot& s, Launch& L, std::mt19937_64& rng) {
   const dim3 grid = L.grid;
+  Block b(L);
   for (size_t n; !L.failed.load() && (n = L.next.fetch_add(1)) < L.order.size();) {
     const uint32_t i = L.order[n];
-    Block b(uint3{i % grid.x, i / grid.x % grid.y, i / (grid.x * grid.y)}, L);
+    b.reset(uint3{i % grid.x, i / grid.x % grid.y, i / (grid.x * grid.y)});
     run_block(s, b, rng);
     if (!b.error.empty()) {
       std::lock_guard lk(L.m);
@@ -596,20 +645,22 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int 
   Untracked u;
   const int t = tls_tid, lane = t % 32, base = t - lane;
   if (!b.error.empty()) throw KernelAbort{};
-  const std::string call = std::string(op_name(op)) + "(mask " + hex(mask) + ") at " + site(where);
-  if (!(mask >> lane & 1u)) fail(b, b.thread(t) + " (lane " + std::to_string(lane) + ") calls " + call + ", a mask without its own lane");
+  auto call = [&] { return std::string(op_name(op)) + "(mask " + hex(mask) + ") at " + site(where); };
+  if (!(mask >> lane & 1u))
+    fail(b, b.thread(t) + " (lane " + std::to_string(lane) + ") calls " + call() + ", a mask without its own lane");
   if (width < 1 || width > 32 || (width & (width - 1)))
-    fail(b, b.thread(t) + " calls " + call + " with width " + std::to_string(width) + "; expected a power of 2 <= 32");
-  for (int j = base; j < std::min(base + 32, b.nthreads); ++j) {
+    fail(b, b.thread(t) + " calls " + call() + " with width " + std::to_string(width) + "; expected a power of 2 <= 32");
+  for (unsigned w = b.warp_waiting[size_t(t / 32)] & mask; w; w &= w - 1) {  // waiting lanes this call names
+    const int j = base + std::countr_zero(w);
     const LaneWait& o = b.lanes[j];
-    const bool each_waits_for_other = (mask >> (j - base) & 1u) && (o.mask >> lane & 1u);
-    if (j != t && o.waiting && each_waits_for_other && (o.mask != mask || o.op != op))
-      fail(b, "warp " + std::to_string(t / 32) + ": " + b.thread(t) + " calls " + call + " while " + b.thread(j) +
+    if ((o.mask >> lane & 1u) && (o.mask != mask || o.op != op))
+      fail(b, "warp " + std::to_string(t / 32) + ": " + b.thread(t) + " calls " + call() + " while " + b.thread(j) +
                   " waits in " + op_name(o.op) + "(mask " + hex(o.mask) + ") at " + site(o.where) +
                   "; the lanes a mask names must all make the same call with the same mask");
   }
   LaneWait& me = b.lanes[t];
   me = LaneWait{true, op, mask, value, arg, width, where, 0, 0};
+  b.warp_waiting[size_t(t / 32)] |= 1u << lane;
   tsan_release(&me);
   if (!try_complete(b, base, mask)) {
     suspend(b);
@@ -624,13 +675,13 @@ void* shared_static(const void* tag, size_t bytes) {
   Block& b = current("DASG_SHARED");
   Untracked u;
   if (!b.error.empty()) throw KernelAbort{};
-  for (auto& [key, ptr] : b.statics)
-    if (key == tag) return ptr;
+  for (const Block::Static& st : b.statics)
+    if (st.tag == tag) return st.ptr;
   if (b.static_bytes + bytes > kStaticSharedLimit)
     fail(b, "static shared memory of " + std::to_string(b.static_bytes + bytes) + " bytes; sm_90 allows 48 KB");
   void* p = std::malloc(bytes);
   std::memset(p, 0xFF, bytes);
-  b.statics.emplace_back(tag, p);
+  b.statics.push_back({tag, p, bytes});
   b.static_bytes += bytes;
   return p;
 }
