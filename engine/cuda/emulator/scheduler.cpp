@@ -63,7 +63,6 @@ extern "C" void __tsan_ignore_thread_end();
 namespace dasg::emu {
 namespace {
 
-constexpr int kSlots = 2;
 constexpr std::chrono::milliseconds kWakeRecheck{20};  // see Helper::loop
 constexpr size_t kStaticSharedLimit = 48 * 1024;
 constexpr size_t kStackBytes = 256 * 1024;  // per emulated thread; ASan's redzones need room
