@@ -14,10 +14,6 @@
 // a shared-memory store and another thread's load is a race report, as racecheck's would be; the
 // emulator's own bookkeeping is hidden from TSan. Under AddressSanitizer the stack switches are
 // announced, so each fiber's stack is checked as its own.
-#include <sys/mman.h>
-#if !defined(__x86_64__)
-#include <ucontext.h>
-#endif
 
 #include <algorithm>
 #include <atomic>
@@ -35,27 +31,9 @@
 #include <vector>
 
 #include "engine/cuda/emulator/device.hpp"
+#include "engine/cuda/emulator/fiber.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define DASG_EMU_ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define DASG_EMU_TSAN 1
-#endif
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) && !defined(DASG_EMU_ASAN)
-#define DASG_EMU_ASAN 1
-#endif
-#if __has_feature(thread_sanitizer) && !defined(DASG_EMU_TSAN)
-#define DASG_EMU_TSAN 1
-#endif
-#endif
-#ifdef DASG_EMU_ASAN
-#include <sanitizer/asan_interface.h>
-#include <sanitizer/common_interface_defs.h>
-#endif
 #ifdef DASG_EMU_TSAN
-#include <sanitizer/tsan_interface.h>
 extern "C" void __tsan_ignore_thread_begin();
 extern "C" void __tsan_ignore_thread_end();
 #endif
@@ -65,8 +43,6 @@ namespace {
 
 constexpr std::chrono::milliseconds kWakeRecheck{20};  // see Helper::loop
 constexpr size_t kStaticSharedLimit = 48 * 1024;
-constexpr size_t kStackBytes = 256 * 1024;  // per emulated thread; ASan's redzones need room
-constexpr size_t kGuardBytes = 4096;        // below each stack: an overflow faults
 constexpr size_t kReusedTop = 16 * 1024;    // ASan: the part of a stack a finished fiber leaves poisoned
 constexpr uint64_t kPoisonBits = ~uint64_t(0);  // what a lane reads from a lane that is not there
 
@@ -210,102 +186,7 @@ struct Block {
   char start_sync = 0, end_sync = 0, barrier_sync = 0;
 };
 
-// ---- context switching ---------------------------------------------------------------------
-// On x86-64 a switch pushes the callee-saved registers and the FPU control words on the current
-// stack and swaps stack pointers: swapcontext() would add a sigprocmask system call per switch,
-// most of an emulated kernel's time. Elsewhere it is swapcontext().
 void fiber_main();
-#if defined(__x86_64__)
-struct Context {
-  void* sp = nullptr;
-};
-extern "C" void dasg_emu_switch(void** save_sp, void* next_sp);
-asm(R"(
-  .text
-  .globl dasg_emu_switch
-  .type dasg_emu_switch, @function
-dasg_emu_switch:
-  endbr64
-  pushq %rbp
-  pushq %rbx
-  pushq %r12
-  pushq %r13
-  pushq %r14
-  pushq %r15
-  subq $16, %rsp
-  stmxcsr 8(%rsp)
-  fnstcw (%rsp)
-  movq %rsp, (%rdi)
-  movq %rsi, %rsp
-  ldmxcsr 8(%rsp)
-  fldcw (%rsp)
-  addq $16, %rsp
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %rbx
-  popq %rbp
-  ret
-  .size dasg_emu_switch, .-dasg_emu_switch
-)");
-// A fresh context on [stack, stack + bytes) whose first switch enters fiber_main with the
-// caller's FPU control words: the frame dasg_emu_switch pops, under a null return address.
-void init_context(Context& c, char* stack, size_t bytes) {
-  uintptr_t top = (reinterpret_cast<uintptr_t>(stack) + bytes) & ~uintptr_t(15);
-  auto* slot = reinterpret_cast<uint64_t*>(top - 16);  // 16-aligned: fiber_main's return address
-  slot[1] = 0;
-  slot[0] = reinterpret_cast<uint64_t>(&fiber_main);
-  uint64_t* regs = slot - 6;  // r15 r14 r13 r12 rbx rbp
-  std::fill(regs, slot, uint64_t(0));
-  auto* fpu = reinterpret_cast<unsigned char*>(regs) - 16;
-  std::memset(fpu, 0, 16);
-  asm volatile("fnstcw %0" : "=m"(*reinterpret_cast<uint16_t*>(fpu)));
-  asm volatile("stmxcsr %0" : "=m"(*reinterpret_cast<uint32_t*>(fpu + 8)));
-  c.sp = fpu;
-}
-void switch_context(Context& from, Context& to) { dasg_emu_switch(&from.sp, to.sp); }
-#else
-struct Context {
-  ucontext_t uc;
-};
-void init_context(Context& c, char* stack, size_t bytes) {
-  getcontext(&c.uc);
-  c.uc.uc_stack.ss_sp = stack;
-  c.uc.uc_stack.ss_size = bytes;
-  c.uc.uc_link = nullptr;
-  makecontext(&c.uc, fiber_main, 0);
-  // ASan's swapcontext interceptor would clear the shadow of the whole stack at every switch
-  // (the switches are announced instead).
-  c.uc.uc_stack = stack_t{};
-}
-void switch_context(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
-#endif
-
-// A stack and context for one emulated thread at a time.
-struct Fiber {
-  Fiber() {
-    void* p = mmap(nullptr, kGuardBytes + kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (p == MAP_FAILED) throw std::runtime_error("CUDA emulator: cannot map a thread stack");
-    mprotect(p, kGuardBytes, PROT_NONE);
-    base = static_cast<char*>(p);
-#ifdef DASG_EMU_TSAN
-    tsan = __tsan_create_fiber(0);
-#endif
-  }
-  ~Fiber() {
-#ifdef DASG_EMU_TSAN
-    __tsan_destroy_fiber(tsan);
-#endif
-    munmap(base, kGuardBytes + kStackBytes);
-  }
-  char* stack() const { return base + kGuardBytes; }
-  char* base;
-  Context context;
-  void* tsan = nullptr;
-  void* asan_fake_stack = nullptr;
-};
 
 // An SM slot: the fibers of the block it runs and the context of the host thread that runs them.
 // A thread takes a fiber when it first runs and gives it back when it returns, so a kernel
@@ -348,7 +229,7 @@ Fiber& take_fiber(Slot& s, [[maybe_unused]] int t) {
   // Only fiber_main's frame can be left poisoned by the stack's previous use, at its top.
   __asan_unpoison_memory_region(f.stack() + kStackBytes - kReusedTop, kReusedTop);
 #endif
-  init_context(f.context, f.stack(), kStackBytes);
+  init_context(f.context, f.stack(), kStackBytes, fiber_main);
   return f;
 }
 
@@ -520,11 +401,7 @@ __attribute__((no_sanitize("address", "thread"))) void fiber_main() {
 #ifdef DASG_EMU_TSAN
   __tsan_switch_to_fiber(s.host_tsan, __tsan_switch_to_fiber_no_sync);
 #endif
-#if defined(__x86_64__)
-  dasg_emu_switch(&f.context.sp, s.host.sp);
-#else
-  swapcontext(&f.context.uc, &s.host.uc);
-#endif
+  switch_context(f.context, s.host);
   std::abort();  // a finished fiber is never resumed
 }
 
