@@ -61,7 +61,7 @@ Tensor Attention::refine_groups(const Tensor& u, int64_t T) const {
   std::vector<Tensor> parts;
   for (int64_t g = 0; g < groups; ++g) {
     Tensor ug = groups == 1 ? u : slice(u, 1, g * L, std::min(L, T - g * L));
-    parts.push_back(ug + group_mlp_[(size_t)g].fc2(gelu(group_mlp_[(size_t)g].fc1(ug))));
+    parts.push_back(ug + group_mlp_[(size_t)g].fc2(group_mlp_[(size_t)g].fc1.gelu(ug)));
   }
   return groups == 1 ? parts[0] : concat(parts, 1);
 }

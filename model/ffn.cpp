@@ -89,7 +89,7 @@ class DenseFfn : public FeedForward {
         fc2_(Linear::make(p, prefix + ".fc2", cfg.d_model, cfg.d_ff, residual_std(cfg), gen)) {}
   FfnOutput forward(const FfnInput& in) const override {
     FfnOutput out = start_output(in);
-    out.y = mask_padding(fc2_(gelu(fc1_(in.x))), *in.batch);
+    out.y = mask_padding(fc2_(fc1_.gelu(in.x)), *in.batch);
     out.routing.stats = routing_stats(in, {}, {}, {}, {}, 0, {});
     return out;
   }
@@ -153,7 +153,7 @@ class DsmoeFfn : public FeedForward {
     const BatchInfo& b = *in.batch;
     const int64_t N = b.N, nb = cfg_.dsmoe.blocks, F = cfg_.d_ff, width = F / nb;
     FfnOutput out = start_output(in);
-    Tensor h = gelu(fc1_(in.x));            // [N, F], every block computed
+    Tensor h = fc1_.gelu(in.x);             // [N, F], every block computed
     Tensor sigma = sigmoid(gate_(in.x));    // [N, blocks]
     Tensor S = hard_threshold(sigma, cfg_.dsmoe.threshold);  // forward G(σ), gradient of σ
     const Tensor active = greater(sigma.detach(), cfg_.dsmoe.threshold) * b.real_mask;  // [N, blocks]

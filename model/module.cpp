@@ -2,6 +2,7 @@
 #include "model/module.hpp"
 
 #include "model/safetensors.hpp"
+#include "ops/fused.hpp"
 #include "ops/layer_norm.hpp"
 #include "ops/matmul.hpp"
 
@@ -86,6 +87,7 @@ Linear Linear::make(Parameters& p, const std::string& prefix, int64_t out, int64
 }
 
 Tensor Linear::operator()(const Tensor& x) const { return linear(x, weight, bias); }
+Tensor Linear::gelu(const Tensor& x) const { return bias_gelu(linear(x, weight, Tensor()), bias); }
 
 LayerNorm LayerNorm::make(Parameters& p, const std::string& prefix, int64_t dim) {
   LayerNorm l;

@@ -60,6 +60,7 @@ struct Linear {
   Tensor weight, bias;
   static Linear make(Parameters& p, const std::string& prefix, int64_t out, int64_t in, double std, Generator& gen);
   Tensor operator()(const Tensor& x) const;
+  Tensor gelu(const Tensor& x) const;  // gelu(this(x)): the GEMM without bias, then one fused bias+GELU pass
 };
 
 // LayerNorm over the last dimension, eps 1e-5, weight 1, bias 0 at initialisation.

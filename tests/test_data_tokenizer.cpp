@@ -176,6 +176,10 @@ TEST_SUITE("data: tokenizers") {
                          dasg::Error);
     dasg_test::write_file(enc, "[1, 2]");
     CHECK_THROWS_WITH_AS(Gpt2Tokenizer(dir.str()), dasg_test::has(enc + ": expected a JSON object"), dasg::Error);
+    // Nested 200,000 levels deep: an error naming the file, not a stack overflow in the parser.
+    dasg_test::write_file(enc, "{\"a\": " + std::string(200000, '[') + std::string(200000, ']') + "}");
+    CHECK_THROWS_WITH_AS(Gpt2Tokenizer(dir.str()), dasg_test::has(enc + ": JSON nested deeper than 256 levels"),
+                         dasg::Error);
     dasg_test::write_file(enc, "{\"a\": \"zero\"}");
     CHECK_THROWS_WITH_AS(Gpt2Tokenizer(dir.str()), dasg_test::has("token \"a\" maps to \"zero\""), dasg::Error);
     dasg_test::write_file(enc, "{\"a\": 0, \"b\": 0}");

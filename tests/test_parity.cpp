@@ -117,7 +117,6 @@ TEST_SUITE("parity") {
       kernels::sgd(p, gr, m, 0.1, 0.9, 0.01);
       kernels::sgd(pd, gd, md, 0.1, 0.9, 0.01);
       test::check_close_tensors("sgd p", pd, p, 1e-6);
-      CHECK(kernels::sum_squares(gd) == doctest::Approx(kernels::sum_squares(gr)).epsilon(1e-12));
     }
   }
 

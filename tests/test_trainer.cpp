@@ -1,6 +1,7 @@
 // Suite "trainer": the training loop end to end on a small byte-level data set — resume is
 // bit-exact, a NaN injected into a gradient is skipped and counted, too many in a row stop the
-// run with the last checkpoint intact.
+// run with the last checkpoint intact, a run that trained nothing is an error, and a missing or
+// too small val split is refused before the first step.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -128,5 +129,60 @@ TEST_SUITE("trainer") {
     CHECK_ERROR_CONTAINS(train_language_model(o, poison_from_4), "stopped after 2 non-finite steps", "intact");
     Checkpoint c = load_checkpoint((fs::path(out) / "checkpoint").string());
     CHECK(c.state["step"] == 3);
+  }
+
+  TEST_CASE("trainer: a skipped last step still ends the run evaluated and saved") {
+    std::string data = make_data("dasg_trainer_nan_last_data");
+    std::string out = (fs::temp_directory_path() / "dasg_trainer_nan_last").string();
+    fs::remove_all(out);
+    TrainOptions o = tiny_options(data, out);
+    o.ckpt_every = 0;
+    TrainResult r = train_language_model(o, [](int64_t step, const std::vector<NamedParam>& ps) {
+      if (step == 5) ps[0].tensor.grad().data<float>()[0] = NAN;
+    });
+    CHECK(r.skipped_steps == 1);
+    CHECK(r.checkpoint_written);
+    REQUIRE(!r.last_eval.is_null());
+    CHECK(r.last_eval["step"] == 5);
+    CHECK(std::isfinite(r.final_val_loss));
+    Checkpoint c = load_checkpoint(r.checkpoint_dir);
+    CHECK(c.state["step"] == 6);
+    CHECK(c.state["skipped_steps"] == 1);
+  }
+
+  TEST_CASE("trainer: a run whose every step is skipped is an error and writes no checkpoint") {
+    std::string data = make_data("dasg_trainer_nan_all_data");
+    std::string out = (fs::temp_directory_path() / "dasg_trainer_nan_all").string();
+    fs::remove_all(out);
+    TrainOptions o = tiny_options(data, out);
+    o.steps = 3;
+    o.max_bad_steps = 10;
+    auto poison_all = [](int64_t, const std::vector<NamedParam>& ps) { ps[0].tensor.grad().data<float>()[0] = NAN; };
+    CHECK_ERROR_CONTAINS(train_language_model(o, poison_all), "every one of the 3 steps from step 0",
+                         "no checkpoint was written");
+    CHECK(!fs::exists(fs::path(out) / "checkpoint"));
+  }
+
+  TEST_CASE("trainer: a missing or too small val split is refused before the first step") {
+    std::string data = make_data("dasg_trainer_noval_data");
+    std::string out = (fs::temp_directory_path() / "dasg_trainer_noval").string();
+    TrainOptions o = tiny_options(data, out);
+    o.steps = 2;
+    o.ckpt_every = 0;
+    // No val shard at all: refused before anything is trained or written.
+    fs::remove(fs::path(data) / "toy_val_000.bin");
+    fs::remove_all(out);
+    CHECK_ERROR_CONTAINS(train_language_model(o), data.c_str(), "val", "--no-val");
+    CHECK(!fs::exists(fs::path(out) / "metrics.jsonl"));
+    // A val shard shorter than one batch (4 x 33 tokens) is refused the same way.
+    data::write_shard((fs::path(data) / "toy_val_000.bin").string(), std::vector<int32_t>(100, 'a'));
+    CHECK_ERROR_CONTAINS(train_language_model(o), "the val shards of", "hold 3 samples", "a batch needs B=4", "--no-val");
+    CHECK(!fs::exists(fs::path(out) / "metrics.jsonl"));
+    // The explicit choice: no validation at all.
+    o.no_val = true;
+    o.eval_every = 0;
+    TrainResult r = train_language_model(o);
+    CHECK(r.checkpoint_written);
+    CHECK(r.last_eval.is_null());
   }
 }

@@ -20,14 +20,15 @@ Optimizer::Optimizer(std::vector<NamedParam> params) : params_(std::move(params)
 void Optimizer::step(double lr) {
   NoGradGuard no_grad;
   ++steps_;
+  std::vector<const NamedParam*> ps;
   for (const NamedParam& p : params_) {
     if (!p.tensor.requires_grad()) {
       drop_state(p.name);
       continue;
     }
-    if (!p.tensor.grad().defined()) continue;
-    update(p, lr);
+    if (p.tensor.grad().defined()) ps.push_back(&p);
   }
+  update(ps, lr);
 }
 
 void Optimizer::zero_grad() {
@@ -82,21 +83,23 @@ void Optimizer::load_state(const std::map<std::string, Tensor>& state, int64_t s
 
 AdamW::AdamW(std::vector<NamedParam> params, AdamWOptions options) : Optimizer(std::move(params)), opt_(options) {}
 
-void AdamW::update(const NamedParam& p, double lr) {
-  Tensor& m = slot("m", p);
-  Tensor& v = slot("v", p);
-  kernels::AdamWStep s{lr, opt_.beta1, opt_.beta2, opt_.eps, p.decay ? opt_.weight_decay : 0.0,
-                       1 - std::pow(opt_.beta1, (double)steps_), 1 - std::pow(opt_.beta2, (double)steps_)};
-  Tensor t = p.tensor;
-  kernels::adamw(t, p.tensor.grad(), m, v, s);
+void AdamW::update(const std::vector<const NamedParam*>& ps, double lr) {
+  const kernels::AdamWStep s{lr, opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay,
+                             1 - std::pow(opt_.beta1, (double)steps_), 1 - std::pow(opt_.beta2, (double)steps_)};
+  std::vector<kernels::AdamWParam> all;
+  all.reserve(ps.size());
+  for (const NamedParam* p : ps)
+    all.push_back({p->tensor, p->tensor.grad(), slot("m", *p), slot("v", *p), p->decay ? opt_.weight_decay : 0.0});
+  kernels::adamw_all(all, s);
 }
 
 SGD::SGD(std::vector<NamedParam> params, SGDOptions options) : Optimizer(std::move(params)), opt_(options) {}
 
-void SGD::update(const NamedParam& p, double lr) {
-  Tensor& buf = slot("momentum", p);
-  Tensor t = p.tensor;
-  kernels::sgd(t, p.tensor.grad(), buf, lr, opt_.momentum, p.decay ? opt_.weight_decay : 0.0);
+void SGD::update(const std::vector<const NamedParam*>& ps, double lr) {
+  for (const NamedParam* p : ps) {
+    Tensor t = p->tensor;
+    kernels::sgd(t, p->tensor.grad(), slot("momentum", *p), lr, opt_.momentum, p->decay ? opt_.weight_decay : 0.0);
+  }
 }
 
 double learning_rate(int64_t step, int64_t warmup, int64_t total, double max_lr, double min_lr) {

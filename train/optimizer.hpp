@@ -31,7 +31,8 @@ class Optimizer {
   bool has_state(const std::string& param_name) const;
 
  protected:
-  virtual void update(const NamedParam& p, double lr) = 0;
+  // Updates every parameter of `ps` (trainable, with a gradient) in one call.
+  virtual void update(const std::vector<const NamedParam*>& ps, double lr) = 0;
   Tensor& slot(const std::string& kind, const NamedParam& p);  // zero-initialised on first use
   void drop_state(const std::string& param_name);
 
@@ -49,7 +50,7 @@ class AdamW : public Optimizer {
   AdamW(std::vector<NamedParam> params, AdamWOptions options = {});
 
  private:
-  void update(const NamedParam& p, double lr) override;
+  void update(const std::vector<const NamedParam*>& ps, double lr) override;  // one multi-tensor kernel
   AdamWOptions opt_;
 };
 
@@ -62,7 +63,7 @@ class SGD : public Optimizer {
   SGD(std::vector<NamedParam> params, SGDOptions options = {});
 
  private:
-  void update(const NamedParam& p, double lr) override;
+  void update(const std::vector<const NamedParam*>& ps, double lr) override;
   SGDOptions opt_;
 };
 

@@ -123,6 +123,25 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
   check_memory_fits(estimate_memory(cfg, o.batch, o.seq_len > 0 ? o.seq_len : cfg.max_seq_len,
                                     o.optimizer == "adamw" ? 2 : 1), "train");
   MetricsLog metrics(result.metrics_path, start > 0);
+  // After step `step` (trained or skipped): the periodic evaluation and checkpoint, and both at the last step.
+  auto evaluate_and_save = [&](int64_t step) {
+    const bool last = step + 1 == o.steps;
+    if ((o.eval_every > 0 && (step + 1) % o.eval_every == 0) || last) {
+      nlohmann::json e = task.evaluate(model, step);
+      if (!e.is_null()) {
+        e["step"] = step;
+        e["eval"] = true;
+        metrics.write(e);
+        result.last_eval = e;
+        if (e.contains("val_loss")) result.final_val_loss = e["val_loss"];
+      }
+    }
+    if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || last) {
+      save(step + 1);
+      result.checkpoint_written = last;
+    }
+  };
+
   int64_t done = 0;  // steps of this invocation that updated the model
   Progress progress(start, o.steps);
   int64_t bad_in_row = 0;
@@ -172,6 +191,7 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       DASG_CHECK(bad_in_row < o.max_bad_steps, "train: stopped after ", bad_in_row, " non-finite steps in a row (step ",
                  step, "); the last checkpoint in '", result.checkpoint_dir, "' is intact — lower --lr or "
                  "--grad-clip and resume from it");
+      if (done > 0) evaluate_and_save(step);  // a skipped last step still ends the run evaluated and saved
       continue;
     }
     bad_in_row = 0;
@@ -214,21 +234,7 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     metrics.write(rec);
     if (!o.quiet) progress.update(step, loss_value, tok_s);
 
-    const bool last = step + 1 == o.steps;
-    if ((o.eval_every > 0 && (step + 1) % o.eval_every == 0) || last) {
-      nlohmann::json e = task.evaluate(model, step);
-      if (!e.is_null()) {
-        e["step"] = step;
-        e["eval"] = true;
-        metrics.write(e);
-        result.last_eval = e;
-        if (e.contains("val_loss")) result.final_val_loss = e["val_loss"];
-      }
-    }
-    if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || last) {
-      save(step + 1);
-      result.checkpoint_written = last;
-    }
+    evaluate_and_save(step);
   }
   DASG_CHECK(done > 0 || start == o.steps, "train: every one of the ", o.steps - start, " steps from step ", start,
              " was skipped as non-finite; nothing was trained, no checkpoint was written and nothing was evaluated");

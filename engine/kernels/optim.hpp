@@ -2,10 +2,9 @@
 //   adamw:  m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;
 //           p −= lr·( (m/c1) / (√(v/c2) + eps) + wd·p )     c1 = 1−β1^t, c2 = 1−β2^t
 //   sgd:    buf = μ·buf + g + wd·p;  p −= lr·buf            (μ = 0: plain SGD)
-//   sum_squares: Σ g²  (double accumulation), for global-norm clipping and finiteness checks.
-// The _all forms do every parameter of a model in one parallel region (CPU): the elements of all
-// tensors are cut into fixed spans, spread over the threads; sum_squares_all adds the spans'
-// partial sums in span order (deterministic for any thread count). Other devices: one call each.
+// adamw_all does every parameter of a model in one parallel region (CPU): the elements of all
+// tensors are cut into fixed spans spread over the threads. Other devices: one call each.
+// (The global norm for clipping is engine/kernels/global_norm.hpp.)
 #pragma once
 #include <vector>
 
@@ -24,13 +23,10 @@ struct AdamWParam {
 };
 
 void adamw_all_cpu(std::vector<AdamWParam>& params, const AdamWStep& s);  // s.weight_decay unused
-double sum_squares_all_cpu(const std::vector<Tensor>& gs);
 void adamw_cpu(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamWStep& s);
 void sgd_cpu(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momentum, double weight_decay);
-double sum_squares_cpu(const Tensor& g);
 DASG_DECLARE_CUDA(void adamw_cuda(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamWStep& s);)
 DASG_DECLARE_CUDA(void sgd_cuda(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momentum, double weight_decay);)
-DASG_DECLARE_CUDA(double sum_squares_cuda(const Tensor& g);)
 
 inline void adamw(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamWStep& s) {
   DASG_BACKEND(p, adamw, p, g, m, v, s);
@@ -47,22 +43,6 @@ inline void adamw_all(std::vector<AdamWParam>& params, const AdamWStep& s) {
     one.weight_decay = a.weight_decay;
     adamw(a.p, a.g, a.m, a.v, one);
   }
-}
-inline double sum_squares(const Tensor& g);
-inline double sum_squares_all(const std::vector<Tensor>& gs) {
-  bool cpu = true;
-  for (const Tensor& g : gs) cpu = cpu && g.device().is_cpu();
-  if (cpu) return sum_squares_all_cpu(gs);
-  double s = 0;
-  for (const Tensor& g : gs) s += sum_squares(g);
-  return s;
-}
-inline double sum_squares(const Tensor& g) {
-#ifdef DASG_WITH_CUDA
-  if (g.device().is_cuda()) return sum_squares_cuda(g);
-#endif
-  DASG_CHECK(g.device().is_cpu(), "sum_squares: ", g.str(), " needs the CUDA backend, which this build lacks");
-  return sum_squares_cpu(g);
 }
 
 }  // namespace dasg::kernels

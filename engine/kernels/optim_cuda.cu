@@ -1,8 +1,5 @@
 // Optimizer kernels on CUDA (math in optim.hpp). adamw, sgd: one thread per element, grid-stride,
-// blocks_for(n) × 256. sum_squares: each block reduces a grid-stride share in double into
-// partial[block]; the host adds the partials in order (deterministic).
-#include <vector>
-
+// blocks_for(n) × 256.
 #include "engine/cuda/kernel_utils.cuh"
 #include "engine/kernels/optim.hpp"
 
@@ -28,16 +25,6 @@ __global__ void sgd_kernel(T* p, const T* g, T* buf, int64_t n, T lr, T mu, T wd
   }
 }
 
-template <class T>
-__global__ void sum_squares_kernel(const T* g, int64_t n, double* partial) {
-  DASG_SHARED(double, shared32, 32);
-  double s = 0;
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    s += (double)g[i] * (double)g[i];
-  s = cuda::block_sum(s, shared32);
-  if (threadIdx.x == 0) partial[blockIdx.x] = s;
-}
-
 void adamw_cuda(Tensor& p, const Tensor& g, Tensor& m, Tensor& v, const AdamWStep& s) {
   const int64_t n = p.numel();
   if (n == 0) return;
@@ -54,20 +41,6 @@ void sgd_cuda(Tensor& p, const Tensor& g, Tensor& buf, double lr, double momentu
     DASG_LAUNCH(sgd_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(p), p.data<T>(), g.data<T>(),
                  buf.data<T>(), n, (T)lr, (T)momentum, (T)weight_decay);
   });
-}
-
-double sum_squares_cuda(const Tensor& g) {
-  const int64_t n = g.numel();
-  if (n == 0) return 0;
-  const unsigned blocks = std::min<unsigned>(cuda::blocks_for(n), 1024);
-  Tensor partial = Tensor::empty({(int64_t)blocks}, DType::f64, g.device());
-  dispatch_float(g.dtype(), "sum_squares", [&]<class T>() {
-    DASG_LAUNCH(sum_squares_kernel<T>, blocks, cuda::kThreads, 0, cuda::stream_of(g), g.data<T>(), n,
-                 partial.data<double>());
-  });
-  double s = 0;
-  for (double v : partial.to_vector<double>()) s += v;
-  return s;
 }
 
 }  // namespace dasg::kernels
