@@ -122,7 +122,7 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
 
   check_memory_fits(estimate_memory(cfg, o.batch, o.seq_len > 0 ? o.seq_len : cfg.max_seq_len,
                                     o.optimizer == "adamw" ? 2 : 1), "train");
-  MetricsLog metrics(result.metrics_path, start > 0);
+  MetricsLog metrics(result.metrics_path, start > 0, o.tensorboard ? o.out_dir : "");
   int64_t done = 0;  // steps of this invocation that updated the model
   Progress progress(start, o.steps);
   int64_t bad_in_row = 0;
@@ -187,7 +187,8 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
                           {"tokens_per_s", tok_s}, {"skipped_steps", skipped}};
     for (size_t m = 0; m < sums.metric_names.size(); ++m) rec[sums.metric_names[m]] = h[6 + m] * k;
     nlohmann::json deep = nlohmann::json::array(), entropy = nlohmann::json::array(), reward = nlohmann::json::array(),
-                   baseline = nlohmann::json::array(), load_s = nlohmann::json::array(), load_d = nlohmann::json::array();
+                   baseline = nlohmann::json::array(), load_s = nlohmann::json::array(), load_d = nlohmann::json::array(),
+                   active = nlohmann::json::array();
     size_t at = n_terms + 1;
     const std::vector<double> b = router.baselines();
     for (size_t l = 0; l < sums.layers.size(); ++l) {
@@ -202,6 +203,7 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       baseline.push_back(b[l]);
       load_s.push_back(s.load_shallow);
       load_d.push_back(s.load_deep);
+      active.push_back(s.active_blocks);
     }
     rec["deep_rate"] = deep;
     rec["policy_entropy"] = entropy;
@@ -211,6 +213,7 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       rec["load_deep"] = load_d;
     }
     if (cfg.ffn == "dasg" || cfg.ffn == "switch") rec["load_shallow"] = load_s;
+    if (cfg.ffn == "dsmoe") rec["active_blocks"] = active;
     metrics.write(rec);
     if (!o.quiet) progress.update(step, loss_value, tok_s);
 
