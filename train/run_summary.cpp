@@ -63,7 +63,10 @@ RunSummary summarize_run(const std::string& run_dir, const std::string& task) {
     nlohmann::json rec = parse_json(line, where);
     DASG_CHECK(rec.is_object() && rec.contains("step"), where, ": expected a JSON object with a \"step\"");
     if (rec.value("eval", false)) last_eval = std::move(rec);
-    else if (!rec.value("skipped", false)) steps[json_int(rec, "step", where)] = std::move(rec);
+    else if (!rec.value("skipped", false)) {
+      const int64_t step = json_int(rec, "step", where);
+      steps[step] = std::move(rec);
+    }
   }
   DASG_CHECK(!steps.empty(), "run summary: '", path, "' holds no training step");
   DASG_CHECK(last_eval.is_object() && last_eval.contains(s.metric_name), "run summary: '", path,
