@@ -29,7 +29,10 @@ Scalars jsonl_scalars(const std::string& path) {
   std::string line;
   while (std::getline(f, line)) {
     const nlohmann::json rec = nlohmann::json::parse(line);
-    for (const auto& [tag, v] : metric_scalars(rec)) out[{tag, rec.at("step").get<int64_t>()}] = v;
+    const int64_t step = rec.at("step").get<int64_t>();
+    if (rec.value("resumed", false))  // supersedes what came before at this step and later
+      for (auto it = out.begin(); it != out.end();) it = it->first.second >= step ? out.erase(it) : ++it;
+    for (const auto& [tag, v] : metric_scalars(rec)) out[{tag, step}] = v;
   }
   return out;
 }
@@ -86,15 +89,22 @@ TEST_SUITE("trainer") {
     const std::vector<std::string> files = event_files(o.out_dir);
     REQUIRE(files.size() == 2);  // the first run's and the resumed run's
     Scalars got;
+    int64_t restarts = 0;
     for (const std::string& f : files) {
       const std::vector<Event> events = read_event_file(f);  // throws on any bad CRC
       REQUIRE(events.size() >= 2);
       CHECK(events[0].file_version == "brain.Event:2");
       for (size_t i = 1; i < events.size(); ++i) {
         CHECK(events[i].wall_time >= events[0].wall_time);
+        if (events[i].session_status == 1) {  // START: TensorBoard drops what came before at this step and later
+          ++restarts;
+          CHECK(events[i].step == 3);  // the checkpoint the run resumed from
+          for (auto it = got.begin(); it != got.end();) it = it->first.second >= events[i].step ? got.erase(it) : ++it;
+        }
         for (const auto& [tag, v] : events[i].scalars) got[{tag, events[i].step}] = v;
       }
     }
+    CHECK(restarts == 1);
     CHECK(got.size() == want.size());
     int64_t mismatches = 0;
     for (const auto& [key, v] : want) {

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -137,6 +139,15 @@ Event read_event(Reader r) {
     if (field == 1 && wire == 1) e.wall_time = r.fixed<double>();
     else if (field == 2 && wire == 0) e.step = (int64_t)r.varint();
     else if (field == 3 && wire == 2) e.file_version = r.str();
+    else if (field == 7 && wire == 2) {
+      Reader log = r.sub();
+      e.session_status = -1;  // present, status unset
+      while (!log.done()) {
+        const uint64_t k = log.varint();
+        if ((k >> 3) == 1 && (k & 7) == 0) e.session_status = (int)log.varint();
+        else log.skip((int)(k & 7));
+      }
+    }
     else if (field == 5 && wire == 2) {
       Reader summary = r.sub();
       while (!summary.done()) {
@@ -187,8 +198,12 @@ std::vector<std::pair<std::string, double>> metric_scalars(const nlohmann::json&
 EventFileWriter::EventFileWriter(const std::string& dir) {
   char host[256] = "localhost";
   gethostname(host, sizeof host - 1);
-  const std::string base = (fs::path(dir) / ("events.out.tfevents." + std::to_string((int64_t)now_seconds()) + "." +
-                                             host + "." + std::to_string(getpid()))).string();
+  // Seconds and microseconds, zero-padded: the names sort in creation order, as TensorBoard reads them.
+  const double t = now_seconds();
+  char stamp[48];
+  std::snprintf(stamp, sizeof stamp, "%010lld.%06lld", (long long)t, (long long)((t - std::floor(t)) * 1e6));
+  const std::string base =
+      (fs::path(dir) / ("events.out.tfevents." + std::string(stamp) + "." + host + "." + std::to_string(getpid()))).string();
   path_ = base;
   for (int n = 1; fs::exists(path_); ++n) path_ = base + "." + std::to_string(n);
   f_ = std::fopen(path_.c_str(), "wb");
@@ -221,6 +236,15 @@ void EventFileWriter::write(int64_t step, const nlohmann::json& record) {
     put_bytes(summary, 1, value);
   }
   if (!summary.empty()) write_record(event_bytes(now_seconds(), step, "", summary));
+}
+
+void EventFileWriter::write_session_start(int64_t step) {
+  std::string log;
+  put_key(log, 1, 0);
+  put_varint(log, 1);  // SessionLog.START
+  std::string e = event_bytes(now_seconds(), step, "", "");
+  put_bytes(e, 7, log);
+  write_record(e);
 }
 
 std::vector<Event> read_event_file(const std::string& path) {

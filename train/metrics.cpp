@@ -7,10 +7,14 @@
 
 namespace dasg {
 
-MetricsLog::MetricsLog(const std::string& path, bool append, const std::string& tensorboard_dir) : path_(path) {
+MetricsLog::MetricsLog(const std::string& path, bool append, const std::string& tensorboard_dir, int64_t first_step)
+    : path_(path) {
   f_ = std::fopen(path.c_str(), append ? "a" : "w");
   DASG_CHECK(f_, "metrics: cannot open '", path, "' for writing");
-  if (!tensorboard_dir.empty()) events_ = std::make_unique<EventFileWriter>(tensorboard_dir);
+  if (!tensorboard_dir.empty()) {
+    events_ = std::make_unique<EventFileWriter>(tensorboard_dir);
+    if (append) events_->write_session_start(first_step);
+  }
 }
 
 MetricsLog::~MetricsLog() {

@@ -15,9 +15,10 @@ namespace dasg {
 class MetricsLog {
  public:
   MetricsLog() = default;
-  // Appends when `append` (a resumed run), truncates otherwise. A non-empty `tensorboard_dir` gets
-  // a new event file receiving every record's scalars at its "step" (a resumed run: a second file).
-  MetricsLog(const std::string& path, bool append, const std::string& tensorboard_dir = "");
+  // Appends when `append` (a run resumed at `first_step`), truncates otherwise. A non-empty
+  // `tensorboard_dir` gets a new event file receiving every record's scalars at its "step" (a
+  // resumed run: a second file, opened by a SessionLog START at first_step).
+  MetricsLog(const std::string& path, bool append, const std::string& tensorboard_dir = "", int64_t first_step = 0);
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;

@@ -62,7 +62,11 @@ RunSummary summarize_run(const std::string& run_dir, const std::string& task) {
     const std::string where = path + ":" + std::to_string(n);
     nlohmann::json rec = parse_json(line, where);
     DASG_CHECK(rec.is_object() && rec.contains("step"), where, ": expected a JSON object with a \"step\"");
-    if (rec.value("eval", false)) last_eval = std::move(rec);
+    if (rec.value("resumed", false)) {  // the records at this step and later are superseded
+      const int64_t from = json_int(rec, "step", where);
+      steps.erase(steps.lower_bound(from), steps.end());
+      if (last_eval.is_object() && last_eval["step"].get<int64_t>() >= from) last_eval = nullptr;
+    } else if (rec.value("eval", false)) last_eval = std::move(rec);
     else if (!rec.value("skipped", false)) {
       const int64_t step = json_int(rec, "step", where);
       steps[step] = std::move(rec);

@@ -9,7 +9,7 @@
 //                 the DSSE transfer and the policy have settled by then); empty for dense/dsmoe
 //   active_params: model/config_size.hpp's active_parameters_per_token of the run's config with
 //                 those rates (dsmoe: its active_blocks, averaged the same way)
-// A resumed run's repeated steps count once (the later record).
+// A resumed run's {"resumed": true} record at step s supersedes the records before it at s and later.
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>

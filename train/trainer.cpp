@@ -122,7 +122,10 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
 
   check_memory_fits(estimate_memory(cfg, o.batch, o.seq_len > 0 ? o.seq_len : cfg.max_seq_len,
                                     o.optimizer == "adamw" ? 2 : 1), "train");
-  MetricsLog metrics(result.metrics_path, start > 0, o.tensorboard ? o.out_dir : "");
+  MetricsLog metrics(result.metrics_path, start > 0, o.tensorboard ? o.out_dir : "", start);
+  // A resumed run says so: the records before this one at `start` and later (what an interrupted
+  // run wrote past its checkpoint) are superseded by the ones that follow.
+  if (start > 0) metrics.write({{"step", start}, {"resumed", true}});
   int64_t done = 0;  // steps of this invocation that updated the model
   Progress progress(start, o.steps);
   int64_t bad_in_row = 0;
