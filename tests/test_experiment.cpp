@@ -169,7 +169,7 @@ TEST_SUITE("experiment") {
     CHECK(again.reused == 8);
   }
 
-  TEST_CASE("experiment: failed runs are reported, not dropped; a changed spec or a bad key is refused") {
+  TEST_CASE("experiment: failed runs are reported and not dropped, a changed spec or a bad key refused") {
     const char* text = R"({"task": "listops", "config": "tiny", "steps": 10, "seeds": 2, "grid": {"ffn": ["dasg", "dense"]}})";
     ExperimentOptions o = options("dasg_experiment_failed");
     fs::remove_all(o.out_dir);
