@@ -92,7 +92,8 @@ std::string results_markdown(const nlohmann::json& r) {
                    "; mean ± 95% confidence half-width (Student t over the seeds that finished); " + metric +
                    (r["higher_is_better"].get<bool>() ? " (higher is better)" : " (lower is better)") +
                    "; deep rate per layer over the last fifth of the steps.\n\n";
-  md += "| cell | " + metric + " | val loss | tokens/s | deep rate per layer | active params/token | seeds ok |\n";
+  const std::string loss = r["task"] == "lm" ? "val loss" : "dev loss";
+  md += "| cell | " + metric + " | " + loss + " | tokens/s | deep rate per layer | active params/token | seeds ok |\n";
   md += "| --- | ---: | ---: | ---: | --- | ---: | ---: |\n";
   std::string problems;
   for (const nlohmann::json& c : r["cells"]) {
