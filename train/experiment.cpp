@@ -239,7 +239,9 @@ ExperimentResult run_experiment(const ExperimentSpec& spec, const ExperimentOpti
           }
         } else {
           d["status"] = "failed";
-          d["error"] = "exited with status " + std::to_string(status) + " (see " + r.log_path + ")";
+          d["error"] = (status == 124 && spec.budget_s > 0 ? "stopped past budget_s = " + json_excerpt(spec.budget_s) + " s"
+                                                           : "exited with status " + std::to_string(status)) +
+                       " (see " + r.log_path + ")";
         }
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);

@@ -87,7 +87,7 @@ struct ExperimentOptions {
 
 // The raw JSON of a base config by name (a preset or a file).
 using ConfigLoader = std::function<nlohmann::json(const std::string& name)>;
-// Runs one; returns its exit status (0 = success). An exception stops the experiment (no new
+// Runs one; returns its exit status (0 = success; 124 = stopped past the spec's budget_s). An exception stops the experiment (no new
 // run starts; those running finish) and is rethrown after the results so far are written.
 using Runner = std::function<int(const CellRun&)>;
 

@@ -93,7 +93,7 @@ RunSummary summarize_run(const std::string& run_dir, const std::string& task) {
   const std::string state = (fs::path(run_dir) / "checkpoint" / "state.json").string();
   const Config cfg = Config::from_json(json_object(read_json_file(state), "config", state));
   const std::vector<double> active = layer_means(records, "active_blocks");
-  if (cfg.ffn == "dasg" || cfg.ffn == "switch") s.deep_rate = layer_means(records, "deep_rate");
+  if (cfg.ffn == "dasg") s.deep_rate = layer_means(records, "deep_rate");  // the other kinds have no deep tier
   s.active_params = active_parameters_per_token(cfg, cfg.ffn == "dasg" ? s.deep_rate : std::vector<double>{}, active);
   return s;
 }

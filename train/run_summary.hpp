@@ -6,7 +6,7 @@
 //   val_loss:     the last evaluation's val_loss (lm) or dev_loss (classification)
 //   tokens_per_s: the median of the step records' tokens_per_s (robust to the first step's setup)
 //   deep_rate:    per layer, the mean over the last fifth of the step records (at least one;
-//                 the DSSE transfer and the policy have settled by then); empty for dense/dsmoe
+//                 the DSSE transfer and the policy have settled by then); dasg only
 //   active_params: model/config_size.hpp's active_parameters_per_token of the run's config with
 //                 those rates (dsmoe: its active_blocks, averaged the same way)
 // A resumed run's {"resumed": true} record at step s supersedes the records before it at s and later.
