@@ -83,6 +83,10 @@ dasg::data::SyntheticTask synthetic_task(const dasg::app::Flags& flags, const st
   if (name == "listops" && (flags.has("keys") || flags.has("values")))
     throw UsageError("dasg finetune: --keys and --values are recall's flags");
   if (name == "recall" && flags.has("min-len")) throw UsageError("dasg finetune: --min-len is listops' flag");
+  if (name == "listops" && !(t.listops.min_length >= 0 && t.listops.min_length + 1 < t.listops.max_length))
+    throw UsageError("dasg finetune: listops keeps samples with --min-len < length < --seq-len; --min-len " +
+                     std::to_string(t.listops.min_length) + " and --seq-len " + std::to_string(t.listops.max_length) +
+                     " leave no length (give a smaller --min-len)");
   return t;
 }
 
@@ -188,10 +192,11 @@ int finetune_main(int argc, char** argv) {
   std::printf("trained %lld steps (%lld skipped as non-finite); final train loss %.4f\n", (long long)r.steps_done,
               (long long)r.skipped_steps, r.final_train_loss);
   std::printf("checkpoint: %s\nmetrics:    %s\n", r.checkpoint_dir.c_str(), r.metrics_path.c_str());
-  std::printf("dev accuracy %.4f  F1 %.4f  (majority class %.4f; best %.4f at step %lld)\n", r.dev.accuracy, r.dev.f1,
-              r.dev.majority, r.best_dev.accuracy, (long long)r.best_step);
+  const char* f1 = o.model.n_classes > 2 ? "macro F1" : "F1";
+  std::printf("dev accuracy %.4f  %s %.4f  (majority class %.4f; best %.4f at step %lld)\n", r.dev.accuracy, f1,
+              r.dev.f1, r.dev.majority, r.best_dev.accuracy, (long long)r.best_step);
   if (r.test.n > 0)
-    std::printf("test accuracy %.4f  F1 %.4f  (majority class %.4f; %lld examples, the model after the last step)\n",
-                r.test.accuracy, r.test.f1, r.test.majority, (long long)r.test.n);
+    std::printf("test accuracy %.4f  %s %.4f  (majority class %.4f; %lld examples, the model after the last step)\n",
+                r.test.accuracy, f1, r.test.f1, r.test.majority, (long long)r.test.n);
   return 0;
 }
