@@ -40,7 +40,7 @@ Run it again to resume: finished runs are kept, failed and unfinished ones run a
   --jobs N              runs at once (default 1)
   --threads N           CPU threads in all, split evenly between the jobs (default: every core,
                         or DASG_NUM_THREADS)
-  --dry-run             list the runs and their commands; run nothing
+  --dry-run             print every run's command line (as for an empty DIR); run nothing
 
 The spec, a JSON object:
   "task"      lm | sst2 | mrpc | listops | recall                                 (required)

@@ -5,6 +5,7 @@
 // last evaluation holds the held-out test split's accuracy; a damaged byte is refused by name.
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -130,5 +131,36 @@ TEST_SUITE("trainer") {
     bytes.resize(bytes.size() - 3);
     std::ofstream(bad, std::ios::binary | std::ios::trunc) << bytes;
     CHECK_ERROR_CONTAINS(read_event_file(bad), "overruns the file");
+
+    // Hostile bytes: random edits of a valid file (CRCs recomputed on half of them, so the
+    // protobuf decoder sees garbage too) are read or refused with dasg::Error, never a crash.
+    std::string good;
+    {
+      std::ifstream in(files[0], std::ios::binary);
+      good.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    uint64_t rng = 12345;
+    auto next = [&] { return rng = rng * 6364136223846793005ull + 1442695040888963407ull, rng >> 33; };
+    int64_t refused = 0;
+    for (int trial = 0; trial < 300; ++trial) {
+      std::string b = good;
+      for (int e = 0; e < 1 + (int)(next() % 4); ++e) b[next() % b.size()] = (char)next();
+      if (trial % 2) {  // re-frame the first record with valid CRCs around its damaged data
+        uint64_t n;
+        std::memcpy(&n, b.data(), 8);
+        if (n + 16 <= b.size()) {
+          const uint32_t lc = masked_crc32c(b.data(), 8), dc = masked_crc32c(b.data() + 12, n);
+          std::memcpy(&b[8], &lc, 4);
+          std::memcpy(&b[12 + n], &dc, 4);
+        }
+      }
+      std::ofstream(bad, std::ios::binary | std::ios::trunc) << b;
+      try {
+        read_event_file(bad);
+      } catch (const Error&) {
+        ++refused;
+      }
+    }
+    CHECK(refused > 0);
   }
 }

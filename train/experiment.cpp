@@ -1,7 +1,9 @@
 // Experiment grids: the spec, its cells, and running them resumably (see experiment.hpp).
 #include "train/experiment.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <exception>
