@@ -117,6 +117,9 @@ TEST_SUITE("experiment") {
     CHECK_ERROR_CONTAINS(spec_of(R"({"task": "glue", "config": "c", "steps": 1})"), "expected lm, sst2");
     CHECK_ERROR_CONTAINS(spec_of(R"({"task": "sst2", "config": "c", "steps": 1, "sedes": 3})"), "unknown key \"sedes\"");
     CHECK_ERROR_CONTAINS(spec_of(R"({"task": "lm", "config": "c", "steps": 1})"), "needs \"data\"");
+    CHECK_ERROR_CONTAINS(spec_of(R"({"task": "sst2", "config": "c", "steps": 1, "seeds": [1, 1]})"), "listed twice");
+    CHECK_ERROR_CONTAINS(spec_of(R"({"task": "sst2", "config": "c", "steps": 1, "grid": {"ffn": ["dense", "dense"]}})"),
+                         "grid.ffn lists \"dense\" twice");
   }
 
   TEST_CASE("experiment: resuming an interrupted grid re-runs no finished run") {

@@ -77,6 +77,8 @@ ExperimentSpec ExperimentSpec::from_json(const nlohmann::json& j, const std::str
       DASG_CHECK(v.is_array() && !v.empty(), where, ": seeds must be a count or a non-empty list of seeds");
       for (const nlohmann::json& e : v) {
         DASG_CHECK(e.is_number_unsigned(), where, ": seeds: ", json_excerpt(e), " is not a non-negative integer");
+        DASG_CHECK(std::find(s.seeds.begin(), s.seeds.end(), e.get<uint64_t>()) == s.seeds.end(), where,
+                   ": seeds: ", e.get<uint64_t>(), " is listed twice");
         s.seeds.push_back(e.get<uint64_t>());
       }
     }
@@ -91,6 +93,9 @@ ExperimentSpec ExperimentSpec::from_json(const nlohmann::json& j, const std::str
       DASG_CHECK(v.is_array() && !v.empty(), where, ": grid.", k, " must be a non-empty list of values");
       DASG_CHECK(k != "config" || std::all_of(v.begin(), v.end(), [](const nlohmann::json& e) { return e.is_string(); }),
                  where, ": grid.config must list config names");
+      for (size_t a = 0; a < v.size(); ++a)
+        for (size_t b = 0; b < a; ++b)
+          DASG_CHECK(v[a] != v[b], where, ": grid.", k, " lists ", json_excerpt(v[a]), " twice");
       s.grid.emplace_back(k, std::vector<nlohmann::json>(v.begin(), v.end()));
     }
   return s;
