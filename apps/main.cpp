@@ -19,6 +19,7 @@ int eval_main(int argc, char** argv);
 int generate_main(int argc, char** argv);
 int inspect_main(int argc, char** argv);
 int finetune_main(int argc, char** argv);
+int experiment_main(int argc, char** argv);
 
 namespace {
 
@@ -38,7 +39,8 @@ const Command kCommands[] = {
     {"eval", "validation loss of a language model, or GLUE dev accuracy/F1 of an encoder", eval_main},
     {"generate", "sample a continuation of a prompt from a language-model checkpoint", generate_main},
     {"inspect", "routing report on a text: deep rates, expert loads, C and I, tokens sent deep", inspect_main},
-    {"finetune", "fine-tune an encoder on GLUE SST-2 or MRPC (from scratch or a pretrained checkpoint)", finetune_main},
+    {"finetune", "fine-tune an encoder on GLUE SST-2 or MRPC, or on ListOps or associative recall", finetune_main},
+    {"experiment", "run a grid of config overrides x seeds; results with 95% confidence intervals (resumable)", experiment_main},
 };
 
 void print_usage(FILE* out) {

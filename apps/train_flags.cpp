@@ -12,7 +12,7 @@ std::vector<FlagSpec> training_flag_specs() {
           {"optimizer", FlagKind::value},  {"beta1", FlagKind::value},        {"beta2", FlagKind::value},
           {"momentum", FlagKind::value},   {"weight-decay", FlagKind::value}, {"grad-clip", FlagKind::value},
           {"eval-every", FlagKind::value}, {"ckpt-every", FlagKind::value},   {"seed", FlagKind::value},
-          {"quiet", FlagKind::toggle}};
+          {"quiet", FlagKind::toggle},     {"tensorboard", FlagKind::toggle}, {"no-tensorboard", FlagKind::toggle}};
 }
 
 void read_training_flags(const Flags& f, TrainOptions& o) {
@@ -35,6 +35,9 @@ void read_training_flags(const Flags& f, TrainOptions& o) {
   o.ckpt_every = f.integer("ckpt-every", o.ckpt_every);
   o.seed = (uint64_t)f.integer("seed", (int64_t)o.seed);
   o.quiet = o.quiet || f.has("quiet");
+  if (f.has("tensorboard") && f.has("no-tensorboard")) throw UsageError("give --tensorboard or --no-tensorboard, not both");
+  if (f.has("tensorboard")) o.tensorboard = true;
+  if (f.has("no-tensorboard")) o.tensorboard = false;
   if (o.steps <= 0 || o.batch <= 0 || o.grad_accum <= 0)
     throw UsageError("--steps, --batch and --grad-accum must be positive");
   if (o.warmup < 0 || o.eval_every < 0 || o.ckpt_every < 0)
@@ -67,7 +70,9 @@ std::string training_flags_help(const TrainOptions& d) {
        "  --eval-every N        evaluation every N steps, 0 = only at the end (default " << d.eval_every << ")\n"
        "  --ckpt-every N        checkpoint every N steps, 0 = only at the end (default " << d.ckpt_every << ")\n"
        "  --seed N              initialisation, data order and sampling (default " << d.seed << ")\n"
-       "  --quiet               no progress display\n";
+       "  --quiet               no progress display\n"
+       "  --tensorboard, --no-tensorboard  write (or not) a TensorBoard event file of every metric\n"
+       "                        beside metrics.jsonl (default " << (d.tensorboard ? "on" : "off") << ")\n";
   return s.str();
 }
 

@@ -20,6 +20,17 @@ std::vector<int32_t> ClassificationSet::mask() const {
   return m;
 }
 
+ClassificationSet slice_set(const ClassificationSet& set, int64_t begin, int64_t end) {
+  DASG_CHECK(0 <= begin && begin <= end && end <= set.size(), "slice_set: examples [", begin, ", ", end,
+             ") of a set of ", set.size());
+  ClassificationSet out;
+  out.T = set.T;
+  out.tokens.assign(set.tokens.begin() + begin * set.T, set.tokens.begin() + end * set.T);
+  out.labels.assign(set.labels.begin() + begin, set.labels.begin() + end);
+  out.lengths.assign(set.lengths.begin() + begin, set.lengths.begin() + end);
+  return out;
+}
+
 static std::string shard_path(const std::string& dir, const std::string& name, const std::string& split,
                               const char* what) {
   return (fs::path(dir) / (name + "_" + split + "_" + what + ".bin")).string();

@@ -21,6 +21,9 @@ struct ClassificationSet {
   std::vector<int32_t> mask() const;  // N·T: 1 at real positions, 0 at padding
 };
 
+// Examples [begin, end) of a set, as a set of their own (same T).
+ClassificationSet slice_set(const ClassificationSet& set, int64_t begin, int64_t end);
+
 struct ClassificationInfo {
   int64_t T = 0, vocab_size = 0, n_classes = 0;
 };

@@ -100,4 +100,20 @@ ClassificationSet generate_recall(int64_t n, uint64_t seed, const RecallOptions&
   return set;
 }
 
+int64_t SyntheticTask::T() const { return name == "recall" ? recall.length : listops.max_length; }
+int64_t SyntheticTask::vocab_size() const { return name == "recall" ? recall_vocab(recall) : listops::kVocab; }
+int64_t SyntheticTask::n_classes() const { return name == "recall" ? recall.n_values : listops::kClasses; }
+
+SyntheticSplits generate_splits(const SyntheticTask& task) {
+  DASG_CHECK(task.name == "listops" || task.name == "recall", "synthetic task '", task.name,
+             "'; expected listops or recall");
+  DASG_CHECK(task.n_train > 0 && task.n_dev > 0 && task.n_test > 0, task.name, ": split sizes train ", task.n_train,
+             ", dev ", task.n_dev, ", test ", task.n_test, "; expected each > 0");
+  const int64_t n = task.n_train + task.n_dev + task.n_test;
+  const ClassificationSet all = task.name == "recall" ? generate_recall(n, task.seed, task.recall)
+                                                      : generate_listops(n, task.seed, task.listops);
+  return {slice_set(all, 0, task.n_train), slice_set(all, task.n_train, task.n_train + task.n_dev),
+          slice_set(all, task.n_train + task.n_dev, n)};
+}
+
 }  // namespace dasg::data

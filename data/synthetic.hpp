@@ -15,6 +15,7 @@
 //   length: even, ≥ 4 (1K to 16K in the experiments), n = length/2 - 1 pairs; no padding.
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "data/classification.hpp"
 
@@ -42,5 +43,28 @@ struct RecallOptions {
 inline int32_t recall_vocab(const RecallOptions& opt) { return 2 + opt.n_keys + opt.n_values; }
 
 ClassificationSet generate_recall(int64_t n, uint64_t seed, const RecallOptions& opt = {});
+
+// A long-range task as `dasg finetune --task listops|recall` trains it: the generator's options,
+// the split sizes and the data seed, which is the model's --seed's equal but independent of it, so
+// every model seed of an experiment sees the same splits. The defaults are `dasg finetune`'s.
+struct SyntheticTask {
+  std::string name = "listops";  // "listops" or "recall"
+  ListOpsOptions listops;
+  RecallOptions recall;
+  int64_t n_train = 10000, n_dev = 1000, n_test = 1000;
+  uint64_t seed = 1;
+  int64_t T() const;          // padded length: listops.max_length or recall.length
+  int64_t vocab_size() const;
+  int64_t n_classes() const;  // 10 (ListOps) or recall.n_values
+};
+
+struct SyntheticSplits {
+  ClassificationSet train, dev, test;
+};
+
+// n_train + n_dev + n_test samples generated at once from task.seed and cut in that order, so
+// (ListOps being deduplicated) no dev or test sample is also a train sample. Throws on an unknown
+// name or a non-positive size.
+SyntheticSplits generate_splits(const SyntheticTask& task);
 
 }  // namespace dasg::data

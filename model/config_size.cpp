@@ -1,6 +1,7 @@
 // Parameter count and memory estimate of a Config, with checked arithmetic (config_size.hpp).
 #include "model/config_size.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -69,6 +70,28 @@ int64_t parameter_count(const Config& c) {
   int64_t n = sum({checked_mul(c.vocab_size, D, kWhat), checked_mul(c.max_seq_len, D, kWhat), 2 * D});
   if (!c.causal) n = sum({n, linear(c.n_classes, D)});
   return sum({n, checked_mul(c.n_layer, layer_count(c), kWhat)});
+}
+
+double active_parameters_per_token(const Config& c, const std::vector<double>& deep_rate,
+                                   const std::vector<double>& active_blocks) {
+  const int64_t D = c.d_model, F = c.moe.d_ff, Fd = c.moe.d_ff_deep, L = c.n_layer;
+  const double shallow = (double)sum({linear(F, D), linear(D, F)});
+  const double deep = (double)sum({linear(F, D), linear(Fd, F), linear(F, Fd), linear(D, F)});
+  double unused = 0;
+  if (c.ffn == "dasg") {
+    DASG_CHECK((int64_t)deep_rate.size() == L, "active parameters: ", deep_rate.size(), " deep rates for ", L,
+               " layers");
+    const double ks = (double)std::min(c.moe.top_k, c.moe.n_shallow), kd = (double)std::min(c.moe.top_k, c.moe.n_deep);
+    for (double r : deep_rate)
+      unused += (double)c.moe.n_shallow * shallow + (double)c.moe.n_deep * deep - (1 - r) * ks * shallow - r * kd * deep;
+  } else if (c.ffn == "switch") {
+    unused = (double)L * (double)(c.moe.n_shallow - std::min(c.moe.top_k, c.moe.n_shallow)) * shallow;
+  } else if (c.ffn == "dsmoe") {
+    DASG_CHECK((int64_t)active_blocks.size() == L, "active parameters: ", active_blocks.size(),
+               " active-block shares for ", L, " layers");
+    for (double a : active_blocks) unused += (1 - a) * (double)(2 * c.d_ff * D + c.d_ff);  // fc1 rows + bias, fc2 columns
+  }
+  return (double)parameter_count(c) - unused;
 }
 
 MemoryEstimate estimate_memory(const Config& c, int64_t batch, int64_t seq_len, int64_t optimizer_slots) {

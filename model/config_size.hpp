@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "model/config.hpp"
 
@@ -20,6 +21,16 @@ int64_t checked_mul(int64_t a, int64_t b, const char* what);
 int64_t checked_add(int64_t a, int64_t b, const char* what);
 
 int64_t parameter_count(const Config& cfg);
+
+// Parameters one token's forward uses, on average: parameter_count less the experts a token is not
+// routed to (embedding tables, norms, attention, routers and the policy counted whole). Per layer
+// l: dasg, the shared experts plus min(top_k, n_shallow) shallow ones with probability
+// 1 − deep_rate[l] and min(top_k, n_deep) deep ones with deep_rate[l] (moe.dynamic_k: top_k is
+// the bound, not the mean); switch, top_k of n_shallow; dsmoe, fc1's rows and fc2's columns in
+// the share active_blocks[l] of open gates; dense, all. The rate vectors need n_layer entries
+// where the FFN kind reads them (dasg: deep_rate, dsmoe: active_blocks), else throw.
+double active_parameters_per_token(const Config& cfg, const std::vector<double>& deep_rate,
+                                   const std::vector<double>& active_blocks);
 
 struct MemoryEstimate {
   int64_t parameters = 0;   // elements

@@ -154,4 +154,34 @@ TEST_SUITE("data: synthetic tasks") {
     CHECK_THROWS_WITH_AS(read_classification(dir.str(), "listops", "train", short_t),
                          dasg_test::has("listops_train_lengths.bin: length"), dasg::Error);
   }
+
+  TEST_CASE("data: synthetic splits are seeded, disjoint and cut in order") {
+    SyntheticTask task;
+    task.listops.min_length = 10;
+    task.listops.max_length = 64;
+    task.n_train = 50, task.n_dev = 20, task.n_test = 10;
+    SyntheticSplits a = generate_splits(task);
+    CHECK(a.train.size() == 50);
+    CHECK(a.dev.size() == 20);
+    CHECK(a.test.size() == 10);
+    CHECK(a.dev.T == 64);
+    ClassificationSet all = generate_listops(80, task.seed, task.listops);
+    CHECK(a.test.tokens == slice_set(all, 70, 80).tokens);
+    CHECK(a.dev.labels == slice_set(all, 50, 70).labels);
+    std::set<std::vector<int32_t>> seen;  // ListOps is deduplicated: no dev/test row is a train row
+    for (int64_t i = 0; i < 80; i++) seen.insert(std::vector<int32_t>(all.tokens.begin() + i * 64, all.tokens.begin() + (i + 1) * 64));
+    CHECK(seen.size() == 80);
+    CHECK(generate_splits(task).train.tokens == a.train.tokens);
+    task.seed = 2;
+    CHECK(generate_splits(task).train.tokens != a.train.tokens);
+    task.name = "recall";
+    task.recall.length = 16;
+    task.recall.n_keys = 4, task.recall.n_values = 3;
+    SyntheticSplits r = generate_splits(task);
+    CHECK(r.test.size() == 10);
+    CHECK(task.vocab_size() == 2 + 4 + 3);
+    CHECK(task.n_classes() == 3);
+    task.name = "parity";
+    CHECK_THROWS_WITH_AS(generate_splits(task), dasg_test::has("expected listops or recall"), dasg::Error);
+  }
 }

@@ -132,7 +132,7 @@ Run train(const TrainOptions& o, const GradientHook& hook = nullptr) {
   std::ifstream f(fs::path(o.out_dir) / "metrics.jsonl");
   for (std::string line; std::getline(f, line);) {
     nlohmann::json j = nlohmann::json::parse(line);
-    if (!j.contains("eval")) r.steps.push_back(j);
+    if (!j.contains("eval") && !j.contains("resumed")) r.steps.push_back(j);
   }
   for (const NamedTensor& e : model.parameters().all()) r.params.emplace_back(e.name, e.tensor.to(kCPU));
   return r;

@@ -134,7 +134,7 @@ TEST_SUITE("train") {
     const data::ClassificationSet train = marker_set(128, 1), dev = marker_set(32, 2);
     ClassifierResult a = train_classifier(options("dasg_finetune_whole"), train, dev);
     ClassifierOptions cut = options("dasg_finetune_cut");
-    CHECK_THROWS_AS(train_classifier(cut, train, dev,
+    CHECK_THROWS_AS(train_classifier(cut, train, dev, nullptr,
                                      [](int64_t step, const std::vector<NamedParam>&) { if (step == 4) throw Crash{}; }),
                     Crash);
     ClassifierOptions resume = cut;

@@ -65,7 +65,7 @@ std::vector<nlohmann::json> step_records(const std::string& metrics) {
   std::string line;
   while (std::getline(f, line)) {
     auto j = nlohmann::json::parse(line);
-    if (!j.contains("eval")) out.push_back(j);
+    if (!j.contains("eval") && !j.contains("resumed")) out.push_back(j);
   }
   return out;
 }

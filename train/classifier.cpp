@@ -134,9 +134,12 @@ std::vector<int32_t> argmax_rows(const Tensor& logits) {
   return out;
 }
 
-nlohmann::json eval_json(const ClassifierEval& e) {
-  return {{"dev_loss", e.loss}, {"dev_accuracy", e.accuracy}, {"dev_f1", e.f1}, {"dev_majority", e.majority},
-          {"dev_n", e.n}, {"confusion", e.confusion}};
+// An evaluation's fields, named <split>_loss, <split>_accuracy, ... (the dev split's confusion
+// matrix is "confusion").
+nlohmann::json eval_json(const ClassifierEval& e, const std::string& split) {
+  return {{split + "_loss", e.loss},         {split + "_accuracy", e.accuracy}, {split + "_f1", e.f1},
+          {split + "_majority", e.majority}, {split + "_n", e.n},
+          {split == "dev" ? std::string("confusion") : split + "_confusion", e.confusion}};
 }
 
 }  // namespace
@@ -191,8 +194,8 @@ namespace {
 class ClassificationTask : public TrainTask {
  public:
   ClassificationTask(const ClassifierOptions& o, const data::ClassificationSet& train,
-                     const data::ClassificationSet& dev, ClassifierResult& result)
-      : o_(o), dev_(dev), result_(result), loader_(train, o.batch, o.seed, true) {}
+                     const data::ClassificationSet& dev, const data::ClassificationSet* test, ClassifierResult& result)
+      : o_(o), dev_(dev), test_(test), result_(result), loader_(train, o.batch, o.seed, true) {}
   MicroBatch next() override {
     data::ClassBatch b = loader_.next();
     Cut c = cut(b.tokens, b.labels, b.lengths, b.T);
@@ -209,7 +212,12 @@ class ClassificationTask : public TrainTask {
     if (!o_.quiet)
       std::fprintf(stderr, "\nfinetune: dev accuracy %.4f, F1 %.4f, loss %.4f (majority %.4f)\n", e.accuracy, e.f1,
                    e.loss, e.majority);
-    return eval_json(e);
+    nlohmann::json rec = eval_json(e, "dev");
+    if (test_ && step + 1 == o_.steps) {
+      result_.test = evaluate_classifier(model, *test_, o_.eval_batch);
+      rec.update(eval_json(result_.test, "test"));
+    }
+    return rec;
   }
   // The share of the micro-batch's sequences whose argmax is the label, on the device.
   std::vector<std::pair<std::string, Tensor>> batch_metrics(const MicroBatch& b, const ForwardResult& r) override {
@@ -223,6 +231,7 @@ class ClassificationTask : public TrainTask {
  private:
   const ClassifierOptions& o_;
   const data::ClassificationSet& dev_;
+  const data::ClassificationSet* test_;
   ClassifierResult& result_;
   data::ClassLoader loader_;
 };
@@ -230,13 +239,16 @@ class ClassificationTask : public TrainTask {
 }  // namespace
 
 ClassifierResult train_classifier(const ClassifierOptions& o, const data::ClassificationSet& train,
-                                  const data::ClassificationSet& dev, const GradientHook& hook) {
+                                  const data::ClassificationSet& dev, const data::ClassificationSet* test,
+                                  const GradientHook& hook) {
   DASG_CHECK(!o.model.causal, "finetune: the model config is causal; classification needs an encoder (causal false)");
   DASG_CHECK(o.steps > 0 && o.batch > 0 && o.eval_batch > 0, "finetune: steps, batch and eval batch must be positive");
-  DASG_CHECK(train.size() > 0 && dev.size() > 0, "finetune: the train (", train.size(), ") or dev (", dev.size(),
-             ") set is empty");
-  DASG_CHECK(train.T <= o.model.max_seq_len && dev.T <= o.model.max_seq_len, "finetune: sequences of ", train.T, "/",
-             dev.T, " tokens exceed the model's max_seq_len ", o.model.max_seq_len);
+  DASG_CHECK(train.size() > 0 && dev.size() > 0 && (!test || test->size() > 0), "finetune: the train (", train.size(),
+             "), dev (", dev.size(), ") or test (", test ? test->size() : 0, ") set is empty");
+  const int64_t test_T = test ? test->T : 0;
+  DASG_CHECK(train.T <= o.model.max_seq_len && dev.T <= o.model.max_seq_len && test_T <= o.model.max_seq_len,
+             "finetune: sequences of ", train.T, "/", dev.T, "/", test_T, " tokens (train/dev/test) exceed the model's "
+             "max_seq_len ", o.model.max_seq_len);
   for (int32_t y : train.labels)
     DASG_CHECK(y >= 0 && y < o.model.n_classes, "finetune: train label ", y, " outside 0..", o.model.n_classes - 1);
   for (int32_t t : train.tokens)
@@ -247,7 +259,7 @@ ClassifierResult train_classifier(const ClassifierOptions& o, const data::Classi
   Model model(o.model, o.seed);
   if (!o.init_checkpoint.empty() && o.resume.empty())
     result.init = init_from_checkpoint(model, o.init_checkpoint, (fs::path(o.out_dir) / "init.safetensors.tmp").string());
-  ClassificationTask task(o, train, dev, result);
+  ClassificationTask task(o, train, dev, test, result);
   TrainResult r = run_training(o, model, task, hook);
   static_cast<TrainResult&>(result) = r;
   return result;

@@ -80,10 +80,15 @@ struct ClassifierResult : TrainResult {
   ClassifierEval dev;       // at the end
   ClassifierEval best_dev;  // the evaluation with the best accuracy
   int64_t best_step = 0;
+  ClassifierEval test;      // at the end, when a test set was given (test.n = 0 otherwise)
   InitReport init;
 };
 
+// Trains on `train`, evaluating on `dev` every eval_every steps and at the end; `test` (may be
+// null: GLUE's test labels are not public) is evaluated once, after the last step, with the same
+// fields under test_* in that step's evaluation record.
 ClassifierResult train_classifier(const ClassifierOptions& options, const data::ClassificationSet& train,
-                                  const data::ClassificationSet& dev, const GradientHook& hook = nullptr);
+                                  const data::ClassificationSet& dev, const data::ClassificationSet* test = nullptr,
+                                  const GradientHook& hook = nullptr);
 
 }  // namespace dasg

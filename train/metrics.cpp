@@ -7,9 +7,14 @@
 
 namespace dasg {
 
-MetricsLog::MetricsLog(const std::string& path, bool append) : path_(path) {
+MetricsLog::MetricsLog(const std::string& path, bool append, const std::string& tensorboard_dir, int64_t first_step)
+    : path_(path) {
   f_ = std::fopen(path.c_str(), append ? "a" : "w");
   DASG_CHECK(f_, "metrics: cannot open '", path, "' for writing");
+  if (!tensorboard_dir.empty()) {
+    events_ = std::make_unique<EventFileWriter>(tensorboard_dir);
+    if (append) events_->write_session_start(first_step);
+  }
 }
 
 MetricsLog::~MetricsLog() {
@@ -21,6 +26,7 @@ void MetricsLog::write(const nlohmann::json& record) {
   std::string line = record.dump() + "\n";
   DASG_CHECK(std::fwrite(line.data(), 1, line.size(), f_) == line.size() && std::fflush(f_) == 0,
              "metrics: write to '", path_, "' failed (disk full?)");
+  if (events_) events_->write(record.value("step", (int64_t)0), record);
 }
 
 Progress::Progress(int64_t first_step, int64_t total_steps, int64_t every)

@@ -1,19 +1,24 @@
-// Metrics as JSON lines (one object per step and per evaluation, flushed as written) and the
-// progress display: a one-line status on stderr when it is a terminal, else a plain line every
+// Metrics as JSON lines (one object per step and per evaluation, flushed as written), each record
+// also written as TensorBoard scalars when asked (train/event_file.hpp), and the progress display: a one-line status on stderr when it is a terminal, else a plain line every
 // `every` steps.
 #pragma once
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "train/event_file.hpp"
 
 namespace dasg {
 
 class MetricsLog {
  public:
   MetricsLog() = default;
-  // Appends when `append` (a resumed run), truncates otherwise.
-  MetricsLog(const std::string& path, bool append);
+  // Appends when `append` (a run resumed at `first_step`), truncates otherwise. A non-empty
+  // `tensorboard_dir` gets a new event file receiving every record's scalars at its "step" (a
+  // resumed run: a second file, opened by a SessionLog START at first_step).
+  MetricsLog(const std::string& path, bool append, const std::string& tensorboard_dir = "", int64_t first_step = 0);
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
@@ -23,6 +28,7 @@ class MetricsLog {
  private:
   std::string path_;
   FILE* f_ = nullptr;
+  std::unique_ptr<EventFileWriter> events_;
 };
 
 class Progress {

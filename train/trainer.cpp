@@ -122,7 +122,10 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
 
   check_memory_fits(estimate_memory(cfg, o.batch, o.seq_len > 0 ? o.seq_len : cfg.max_seq_len,
                                     o.optimizer == "adamw" ? 2 : 1), "train");
-  MetricsLog metrics(result.metrics_path, start > 0);
+  MetricsLog metrics(result.metrics_path, start > 0, o.tensorboard ? o.out_dir : "", start);
+  // A resumed run says so: the records before this one at `start` and later (what an interrupted
+  // run wrote past its checkpoint) are superseded by the ones that follow.
+  if (start > 0) metrics.write({{"step", start}, {"resumed", true}});
   // After step `step` (trained or skipped): the periodic evaluation and checkpoint, and both at the last step.
   auto evaluate_and_save = [&](int64_t step) {
     const bool last = step + 1 == o.steps;
@@ -207,7 +210,8 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
                           {"tokens_per_s", tok_s}, {"skipped_steps", skipped}};
     for (size_t m = 0; m < sums.metric_names.size(); ++m) rec[sums.metric_names[m]] = h[6 + m] * k;
     nlohmann::json deep = nlohmann::json::array(), entropy = nlohmann::json::array(), reward = nlohmann::json::array(),
-                   baseline = nlohmann::json::array(), load_s = nlohmann::json::array(), load_d = nlohmann::json::array();
+                   baseline = nlohmann::json::array(), load_s = nlohmann::json::array(), load_d = nlohmann::json::array(),
+                   active = nlohmann::json::array();
     size_t at = n_terms + 1;
     const std::vector<double> b = router.baselines();
     for (size_t l = 0; l < sums.layers.size(); ++l) {
@@ -222,6 +226,7 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       baseline.push_back(b[l]);
       load_s.push_back(s.load_shallow);
       load_d.push_back(s.load_deep);
+      active.push_back(s.active_blocks);
     }
     rec["deep_rate"] = deep;
     rec["policy_entropy"] = entropy;
@@ -231,6 +236,7 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       rec["load_deep"] = load_d;
     }
     if (cfg.ffn == "dasg" || cfg.ffn == "switch") rec["load_shallow"] = load_s;
+    if (cfg.ffn == "dsmoe") rec["active_blocks"] = active;
     metrics.write(rec);
     if (!o.quiet) progress.update(step, loss_value, tok_s);
 

@@ -54,6 +54,7 @@ struct TrainOptions {
   bool quiet = false;               // no progress display
   bool reset_optimizer = false;     // resume with fresh optimizer moments (optim.safetensors unread)
   bool no_val = false;              // LM: no validation split; no evaluation at all
+  bool tensorboard = true;          // a TensorBoard event file beside metrics.jsonl (train/event_file.hpp)
   double min_lr_value() const { return min_lr < 0 ? lr / 10 : min_lr; }
 };
 
