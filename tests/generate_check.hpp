@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "autograd/node.hpp"
 #include "model/model.hpp"
+#include "ops/elementwise.hpp"
 #include "train/generate.hpp"
 
 namespace dasg::test {
@@ -27,16 +29,35 @@ inline Config decode_config(const std::string& ffn, const std::string& attention
   return Config::from_json(j);
 }
 
-// dasg: running statistics and a policy that spread the tokens over the three bands of the tier
-// rule (shallow, policy-decided both ways, deep), instead of the initial near-all-deep.
+// dasg: peakier attention (C and I then vary from token to token), running statistics set from
+// the model's own raw scores, and a policy leaning on C and I, so that tokens fall on every
+// branch of the tier rule (shallow, deep, and the policy both ways) instead of the initial
+// near-uniform attention's one band.
 inline void spread_tiers(Model& m) {
   if (m.config().ffn != "dasg") return;
+  NoGradGuard no_grad;
   for (int64_t l = 0; l < m.config().n_layer; ++l) {
+    Tensor w = m.parameters().get("blocks." + std::to_string(l) + ".attn.qkv.weight").detach();
+    w.copy_from(w.to(kCPU) * 10.0);
+  }
+  m.train(false);
+  std::vector<int32_t> probe;
+  for (int32_t i = 0; i < (int32_t)m.config().max_seq_len; ++i) probe.push_back((5 * i + 3) % 32);
+  ForwardResult r = m.forward(Tensor::from_vector(probe, {1, (int64_t)probe.size()}));
+  for (int64_t l = 0; l < m.config().n_layer; ++l) {
+    const LayerRouting& lr = r.layers[(size_t)l];
+    const std::vector<float> raw = lr.raw.to_vector<float>(), counted = lr.counted.to_vector<float>();
+    const std::vector<float> C = lr.C.to_vector<float>(), I = lr.I.to_vector<float>();
+    double n = 0, s1 = 0, s2 = 0, gap = 0;  // gap: Σ (C − I)
+    for (size_t i = 0; i < raw.size(); ++i)
+      if (counted[i] > 0) n += 1, s1 += raw[i], s2 += (double)raw[i] * raw[i], gap += (double)C[i] - I[i];
+    const double mean = s1 / n, sd = std::sqrt(std::max(s2 / n - mean * mean, 1e-8));
     const std::string p = "blocks." + std::to_string(l) + ".ffn.";
-    m.parameters().get(p + "evaluator.mean").detach().fill_(0.72);
-    m.parameters().get(p + "evaluator.std").detach().fill_(0.05);
-    m.parameters().get(p + "policy.v").detach().copy_from(Tensor::from_vector(std::vector<float>{4.f, -3.f, 0.f}, {3}));
-    m.parameters().get(p + "policy.b").detach().fill_(-1.5);
+    m.parameters().get(p + "evaluator.mean").detach().fill_(mean);
+    m.parameters().get(p + "evaluator.std").detach().fill_(sd);
+    m.parameters().get(p + "policy.v").detach().copy_from(
+        Tensor::from_vector(std::vector<float>{(float)(1 / sd), (float)(-1 / sd), 0.f}, {3}).to(m.device()));
+    m.parameters().get(p + "policy.b").detach().fill_(-gap / n / sd);
   }
 }
 

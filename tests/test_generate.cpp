@@ -22,11 +22,38 @@ std::vector<int32_t> counting(int64_t n, int32_t from, int32_t vocab) {
   return v;
 }
 
+// dasg: the tier rule's every branch occurs — shallow below θ_s, deep above θ_d, and in the
+// middle band the policy both ways.
+void check_tiers_spread(Model& m) {
+  m.train(false);
+  int shallow = 0, deep = 0, policy_deep = 0, policy_shallow = 0;
+  for (int32_t from = 0; from < 4; ++from) {
+    ForwardResult r = m.forward(Tensor::from_vector(counting(16, from, 32), {1, 16}));
+    for (const LayerRouting& l : r.layers) {
+      const std::vector<float> s = l.s.to_vector<float>(), pi = l.pi.to_vector<float>(), tier = l.tier.to_vector<float>();
+      for (size_t i = 0; i < s.size(); ++i) {
+        const bool middle = s[i] >= m.config().adr.theta_s && s[i] <= m.config().adr.theta_d;
+        shallow += !middle && tier[i] == 0;
+        deep += !middle && tier[i] == 1;
+        policy_deep += middle && pi[i] >= 0.5;
+        policy_shallow += middle && pi[i] < 0.5;
+      }
+    }
+  }
+  INFO("shallow " << shallow << ", deep " << deep << ", policy deep " << policy_deep << ", policy shallow "
+                  << policy_shallow);
+  CHECK(shallow > 0);
+  CHECK(deep > 0);
+  CHECK(policy_deep > 0);
+  CHECK(policy_shallow > 0);
+}
+
 void check_every_attention(const std::string& ffn) {
   for (const char* attention : {"gmha", "local", "full"}) {
     CAPTURE(attention);
     Model m(decode_config(ffn, attention), 11);
     dasg::test::spread_tiers(m);
+    if (ffn == "dasg") check_tiers_spread(m);
     const int64_t M = m.config().max_seq_len;
     // One prompt: 3·M tokens from 5, five slides.
     CHECK(check_cached_equals_recompute(m, {counting(5, 3, 32)}, 3 * M) == 5);
