@@ -5,7 +5,8 @@
 //     x = wte[token_b] + wpe[t_b]                                             [B, D]
 //     per layer: h = x + Attention::step(LN1(x));  x = h + FFN(LN2(h))       (rows alone)
 //     logits = LN_f(x)·wteᵀ                                                   [B, V]
-// The FFN is the very forward of model/ffn.cpp on a batch of B one-token rows: in evaluation
+// The FFN is the very forward of model/ffn.cpp on a batch of B one-token rows (without its
+// auxiliary losses and routing statistics, BatchInfo::aux): in evaluation
 // mode every FFN kind routes each row by itself — dasg's tier from the token's own C, I and the
 // frozen evaluator statistics (π ≥ 0.5 in the middle band), its local top-k, dense, dsmoe's
 // thresholded gates, Switch's top-1 without capacity — so a row's output is the one it has in
@@ -86,6 +87,7 @@ Tensor Model::step(DecodeState& st, const std::vector<int32_t>& tokens, Generato
   batch.N = B;
   batch.training = false;
   batch.capacity = false;
+  batch.aux = false;  // no loss or routing record is wanted from a decoding step
   batch.device = device_;
   batch.gen = &gen;
   batch.length.assign((size_t)B, 1);
