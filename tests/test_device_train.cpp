@@ -3,7 +3,9 @@
 // parameters for every FFN kind, causal and encoder; the caching allocator reaches a steady
 // state after the first step; the device→host copies of a training step stay within the
 // documented bound; `dasg forward`'s dump is the CPU's; a checkpoint written on the device
-// resumes on the CPU. Runs on the emulator and natively (skipped without a GPU).
+// resumes on the CPU; generation through the decode state on the device gives the recompute
+// path's greedy tokens and logits for every FFN kind × attention kind (issue 15), and the state's
+// device memory does not grow. Runs on the emulator and natively (skipped without a GPU).
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include "engine/cuda/device_memory.hpp"
 #include "model/model.hpp"
 #include "model/parity_dump.hpp"
+#include "tests/generate_check.hpp"
 #include "tests/parity.hpp"
 #include "train/optimizer.hpp"
 #include "train/trainer.hpp"
@@ -296,5 +299,38 @@ TEST_SUITE("parity") {
       CHECK(tail[s]["step"] == a.steps[s + 3]["step"]);
       CHECK(rel(tail[s]["loss"], a.steps[s + 3]["loss"]) <= 1e-4);
     }
+  }
+
+  // Issue 15 on the device: prompts of lengths 1, 6 and 20 (> max_seq_len 16), 3·max_seq_len
+  // greedy tokens each, so every sequence slides several times at its own moment.
+  TEST_CASE("parity: cached generation on CUDA(0) equals the recompute path for every FFN kind x attention kind") {
+    Tf32Off tf32;
+    for (const char* ffn : {"dasg", "dense", "switch", "dsmoe"})
+      for (const char* attention : {"gmha", "local", "full"}) {
+        INFO(ffn << " / " << attention);
+        Model m(test::decode_config(ffn, attention), 11, kGPU);
+        test::spread_tiers(m);
+        std::vector<std::vector<int32_t>> prompts = {{9}, {1, 8, 15, 22, 29, 4}, {}};
+        for (int32_t i = 0; i < 20; ++i) prompts[2].push_back((2 + 7 * i) % 32);
+        CHECK(test::check_cached_equals_recompute(m, prompts, 3 * m.config().max_seq_len) >= 12);
+      }
+  }
+
+  TEST_CASE("parity: the decode state's device memory is the same after N and 4N tokens") {
+    Tf32Off tf32;
+    CachingAllocator caching;
+    Model m(test::decode_config("dasg", "gmha"), 5, kGPU);
+    const int64_t N = 2 * m.config().max_seq_len;
+    Generator gen(1);
+    DecodeSession s(m, {{1, 2, 3}, {4, 5, 6, 7, 8}}, true, gen);
+    auto advance = [&](int64_t n) {
+      for (int64_t i = 0; i < n; ++i) s.append({(int32_t)(i % 32), (int32_t)((i * 5) % 32)});
+    };
+    advance(N);
+    const int64_t in_use = cuda::allocator_stats().in_use;
+    advance(3 * N);
+    CHECK(s.slides() >= 2 * 4 * N / slide_tokens(m.config()) - 2);
+    CHECK(cuda::allocator_stats().in_use == in_use);
+    CHECK(s.state().layers[0].keys.device() == kGPU);
   }
 }
