@@ -71,12 +71,13 @@ inline double row_error(const float* a, const float* b, int64_t V) {
   return diff / scale;
 }
 
-// Greedy decoding of `tokens` tokens after `prompts` on both paths (on the model's device): the
-// same tokens, logits within tol at every step; returns the slides the sessions made.
+// Greedy decoding of `tokens` tokens after `prompts`, cached on m and recomputed on `reference`
+// (m itself when null; a model with m's weights on another device, else): the same tokens,
+// logits within tol at every step; returns the slides the sessions made.
 inline int64_t check_cached_equals_recompute(Model& m, const std::vector<std::vector<int32_t>>& prompts, int64_t tokens,
-                                             double tol = 1e-5) {
+                                             double tol = 1e-5, Model* reference = nullptr) {
   Generator g_cached(1), g_full(1);
-  DecodeSession cached(m, prompts, true, g_cached), full(m, prompts, false, g_full);
+  DecodeSession cached(m, prompts, true, g_cached), full(reference ? *reference : m, prompts, false, g_full);
   const int64_t B = cached.batch(), V = cached.vocab();
   double worst = 0;
   int64_t mismatches = 0;
