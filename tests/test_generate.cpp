@@ -135,7 +135,7 @@ TEST_SUITE("train") {
     CHECK_ERROR_CONTAINS(sample_next(logits, 1.0, 0, g, 1.5), "top_p");
   }
 
-  TEST_CASE("generate: batched prompts give what each gives alone; seeds, stop token and stop callback") {
+  TEST_CASE("generate: batched prompts give what each gives alone, seeds, stop token and stop callback") {
     Model m(decode_config("dasg", "gmha"), 7);
     GenerateOptions o;
     o.tokens = 40;
