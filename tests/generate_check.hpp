@@ -18,9 +18,10 @@
 namespace dasg::test {
 
 // A small causal model of every FFN kind × attention kind: max_seq_len 16 in 4 groups of L = 4,
-// window 3 (< L), group MLPs and aggregation on (gmha), the deep tier active from the start.
-inline Config decode_config(const std::string& ffn, const std::string& attention) {
-  nlohmann::json j = {{"vocab_size", 32}, {"max_seq_len", 16}, {"d_model", 16}, {"n_layer", 2}, {"n_head", 2},
+// window 3 (< L), group MLPs and aggregation on (gmha), the deep tier active from the start;
+// two layers unless asked.
+inline Config decode_config(const std::string& ffn, const std::string& attention, int64_t n_layer = 2) {
+  nlohmann::json j = {{"vocab_size", 32}, {"max_seq_len", 16}, {"d_model", 16}, {"n_layer", n_layer}, {"n_head", 2},
                       {"attention", attention}, {"ffn", ffn},
                       {"gmha", {{"groups", 4}, {"window", 3}, {"group_mlp_hidden", 4}}},
                       {"moe", {{"n_shallow", 4}, {"n_deep", 4}, {"d_ff", 16}, {"top_k", ffn == "switch" ? 1 : 2}}},
