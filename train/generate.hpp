@@ -36,7 +36,8 @@ int64_t context_start(int64_t n, const Config& cfg);
 
 // B sequences, each a prompt and the tokens appended to it, with the logits of each one's next
 // token. Puts the model in evaluation mode with capacity off for its lifetime (capacity back on
-// at the end). The same (model, prompts) give the same logits on either path, to round-off.
+// at the end). The same (model, prompts) give the same logits on either path, to round-off —
+// except under adr.random, whose routing draws depend on how the tokens are batched.
 class DecodeSession {
  public:
   DecodeSession(Model& model, std::vector<std::vector<int32_t>> prompts, bool cache, Generator& model_gen);
