@@ -79,6 +79,22 @@ TEST_SUITE("train") {
     check_every_attention("dsmoe");
   }
 
+  TEST_CASE("generate: cached decoding equals recompute with the default window w = L, without group MLPs or aggregation") {
+    for (const char* ffn : {"dasg", "dense"})
+      for (int variant = 0; variant < 3; ++variant) {
+        CAPTURE(ffn);
+        CAPTURE(variant);
+        Config c = decode_config(ffn, "gmha");
+        c.gmha.window = c.group_len();                   // the default: the whole group
+        if (variant >= 1) c.gmha.group_mlp_hidden = 0;   // no refinement
+        if (variant == 2) c.gmha.aggregate = false;      // no aggregation either
+        c.validate();
+        Model m(c, 3);
+        dasg::test::spread_tiers(m);
+        CHECK(check_cached_equals_recompute(m, {counting(7, 5, 32), {4}}, 3 * c.max_seq_len) >= 10);
+      }
+  }
+
   TEST_CASE("generate: the decode state holds the same memory after N and 4N tokens (allocator statistics)") {
     for (const char* attention : {"gmha", "full"}) {
       CAPTURE(attention);
