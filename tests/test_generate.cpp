@@ -2,7 +2,8 @@
 // greedy tokens and logits for every FFN kind × attention kind over 3 × max_seq_len tokens (so
 // across several slides), one prompt and a batch of prompts of different lengths (one longer
 // than max_seq_len); the decode state's memory is the same after N and 4N tokens (allocator
-// statistics); the slide rule; top-p sampling; stop token and stop callback; batching.
+// statistics); the default window w = L, and gmha without refinement or aggregation; the slide
+// rule; top-p sampling; stop token and stop callback; batching.
 #include <doctest/doctest.h>
 
 #include "autograd/node.hpp"
