@@ -33,12 +33,13 @@
 #include "train/trainer.hpp"
 #include "ops/reduce.hpp"
 
-int bench_train_main(int argc, char** argv);  // below
+int bench_train_main(int argc, char** argv);     // below
+int bench_generate_main(int argc, char** argv);  // apps/bench_generate.cpp
 
 using dasg::app::FlagKind;
 using dasg::app::UsageError;
 
-static const char* kUsage = R"(usage: dasg bench attention [flags]   (or: dasg bench train --help)
+static const char* kUsage = R"(usage: dasg bench attention [flags]   (or: dasg bench train|generate --help)
 Times forward+backward of one attention layer, batch 1, at each length T, and measures the CPU
 allocator's peak memory above the step's start. ms is wall time, cpu-ms the process's CPU time
 over all threads (steadier than wall time on a shared, loaded machine). GMHA keeps its group length L fixed (groups =
@@ -256,7 +257,9 @@ int bench_main(int argc, char** argv) {
   if (argc < 2) throw UsageError("dasg bench: name a benchmark: dasg bench attention|train [flags]");
   if (!std::strcmp(argv[1], "attention")) return attention_main(argc, argv);
   if (!std::strcmp(argv[1], "train")) return bench_train_main(argc, argv);
-  throw UsageError(dasg::detail::concat("dasg bench: unknown benchmark '", argv[1], "'; expected attention or train"));
+  if (!std::strcmp(argv[1], "generate")) return bench_generate_main(argc, argv);
+  throw UsageError(dasg::detail::concat("dasg bench: unknown benchmark '", argv[1],
+                                        "'; expected attention, train or generate"));
 }
 
 // ---- dasg bench train ----------------------------------------------------------------------

@@ -35,7 +35,7 @@ const Command kCommands[] = {
     {"train", "train a language model on token shards (no flag: dasg-tiny on the default corpus)", train_main},
     {"forward", "the parity dump: logits, losses, routing and gradients of one batch (DESIGN.md §8)", forward_main},
     {"convert", "convert a dense checkpoint into a function-preserving dsmoe one", convert_main},
-    {"bench", "benchmarks: attention (GMHA vs full attention by length), train (tokens/s, GFLOP/s, per-op profile)", bench_main},
+    {"bench", "benchmarks: attention (GMHA vs full attention by length), train (tokens/s, GFLOP/s, per-op profile), generate (decode speed and state size)", bench_main},
     {"eval", "validation loss of a language model, or GLUE dev accuracy/F1 of an encoder", eval_main},
     {"generate", "sample a continuation of a prompt from a language-model checkpoint", generate_main},
     {"inspect", "routing report on a text: deep rates, expert loads, C and I, tokens sent deep", inspect_main},

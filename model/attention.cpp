@@ -44,14 +44,17 @@ int64_t Attention::allowed_keys(int64_t t, int64_t n, int64_t T) const {
   return hi - lo + 1;
 }
 
-AttentionOutput Attention::forward(const Tensor& x, const BatchInfo& batch) const {
+AttentionOutput Attention::forward(const Tensor& x, const BatchInfo& batch, AttentionTrace* trace) const {
   const int64_t T = batch.T;
-  GroupedAttentionResult a = grouped_window_attention(qkv_(x), cfg_.n_head, mask(T), batch.lengths);
+  const Tensor qkv = qkv_(x);
+  GroupedAttentionResult a = grouped_window_attention(qkv, cfg_.n_head, mask(T), batch.lengths);
   Tensor o = a.out;
   if (cfg_.attention == "gmha") {
     o = refine_groups(o, T);
+    if (trace) trace->refined = o;
     if (Tensor c = aggregate(o, batch); c.defined()) o = o + c;
   }
+  if (trace) trace->qkv = qkv;
   return {proj_(o), a.complexity, a.importance};
 }
 

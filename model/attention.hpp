@@ -13,6 +13,7 @@
 
 #include "model/batch.hpp"
 #include "model/config.hpp"
+#include "model/decode_state.hpp"
 #include "model/module.hpp"
 #include "ops/grouped_attention.hpp"
 
@@ -24,6 +25,12 @@ struct AttentionOutput {
   Tensor importance;  // I [B, T], no grad, 0 at padding, on the batch's device
 };
 
+// What a prefill keeps of one layer's forward to fill the decode state: the projection
+// qkv = LN1(x)·W_qkvᵀ + b_qkv [B, T, 3·D] and, under gmha, the refined u' [B, T, D].
+struct AttentionTrace {
+  Tensor qkv, refined;
+};
+
 struct GroupMlp {
   Linear fc1, fc2;  // D → Hg → D
 };
@@ -31,8 +38,19 @@ struct GroupMlp {
 class Attention {
  public:
   Attention(const Config& cfg, Parameters& p, const std::string& prefix, Generator& gen);
-  // x: LN1(h) [B, T, D].
-  AttentionOutput forward(const Tensor& x, const BatchInfo& batch) const;
+  // x: LN1(h) [B, T, D]. With a trace, also keeps what a prefill needs (see AttentionTrace).
+  AttentionOutput forward(const Tensor& x, const BatchInfo& batch, AttentionTrace* trace = nullptr) const;
+
+  // Incremental decoding of a causal model (model/attention_decode.cpp; the state's layout in
+  // model/decode_state.hpp). decode_state: this layer's zeroed state for B sequences.
+  // prefill_state: writes sequence b's state from the trace of its forward over its first T
+  // context positions, ready for position T. step: position pos[b] of every sequence b, with
+  // x = LN1(x) [B, D]; returns o [B, D], C and I [B], exactly what forward computes at those
+  // positions, and advances the state.
+  int64_t cache_len() const;
+  LayerDecodeState decode_state(int64_t B, Device device, DType dtype) const;
+  void prefill_state(const AttentionTrace& trace, int64_t b, int64_t T, LayerDecodeState& s) const;
+  AttentionOutput step(const Tensor& x, const std::vector<int64_t>& pos, LayerDecodeState& s) const;
   // The mask of the fused local attention for inputs of length T.
   AttentionMask mask(int64_t T) const;
   // n_i, the number of keys position t of a sequence of length n may attend to.
@@ -42,6 +60,11 @@ class Attention {
   // Steps 3 and 4: u' = u + MLP_g(u) per group; c from the group summaries. u [B, T, D].
   Tensor refine_groups(const Tensor& u, int64_t T) const;
   Tensor aggregate(const Tensor& u, const BatchInfo& batch) const;
+  // The step's pieces: single-query local attention, refinement, aggregation with its state.
+  AttentionOutput attend_step(const Tensor& qkv, const std::vector<int64_t>& pos, LayerDecodeState& s) const;
+  Tensor refine_step(const Tensor& u, const std::vector<int64_t>& pos) const;
+  Tensor aggregate_step(const Tensor& u, const std::vector<int64_t>& pos, LayerDecodeState& s) const;
+  bool aggregates() const { return cfg_.attention == "gmha" && cfg_.gmha.aggregate; }
 
   Config cfg_;
   Linear qkv_, proj_;

@@ -16,6 +16,8 @@ struct BatchInfo {
   int64_t B = 0, T = 0, N = 0;   // N = B·T rows, row = b·T + t
   bool training = false;
   bool capacity = true;          // Switch capacity (off for generation)
+  bool aux = true;               // the auxiliary losses and routing statistics (off for decoding:
+                                 // the FFNs then return y alone, and 0 for the losses)
   Device device = kCPU;
   Tensor lengths;                // i32 [B] on the device, or undefined (no padding)
   std::vector<int32_t> length;   // n_b for every b (T when no lengths), host

@@ -90,7 +90,7 @@ class DenseFfn : public FeedForward {
   FfnOutput forward(const FfnInput& in) const override {
     FfnOutput out = start_output(in);
     out.y = mask_padding(fc2_(fc1_.gelu(in.x)), *in.batch);
-    out.routing.stats = routing_stats(in, {}, {}, {}, {}, 0, {});
+    if (in.batch->aux) out.routing.stats = routing_stats(in, {}, {}, {}, {}, 0, {});
     return out;
   }
 
@@ -126,6 +126,7 @@ class SwitchFfn : public FeedForward {
     const int64_t admitted = std::accumulate(kept.begin(), kept.end(), (int64_t)0);
     out.y = run_experts(Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device()), in.x, g.rows, g.slots, kept,
                         r.weights, [&](int64_t e, const Tensor& xe) { return experts_[(size_t)e](xe); });
+    if (!b.aux) return out;
     RouterLosses l = router_losses(r, real, g.counts, cfg_.moe.balance_coef, cfg_.moe.z_coef);
     out.balance = l.balance;
     out.z = l.z;
@@ -167,6 +168,7 @@ class DsmoeFfn : public FeedForward {
     Tensor gated = h * matmul(S, constant_tensor(expand, {nb, F}, b.device).to(in.x.dtype()));
     Tensor y = linear(gated, fc2_.weight) * scale + fc2_.bias;
     out.y = mask_padding(y, b);
+    if (!b.aux) return out;
     // coef·mean over real tokens and blocks of σ·[σ > thr], divided by n_layer.
     const double denom = (double)std::max<int64_t>(b.n_real, 1) * (double)nb * (double)cfg_.n_layer;
     out.sparsity = sum(sigma * active) * (cfg_.dsmoe.sparsity_coef / denom);
@@ -227,6 +229,9 @@ FfnOutput DasgFfn::forward(const FfnInput& in) const {
                          [&](int64_t e, const Tensor& xe) {
                            return e < m.n_shallow ? shallow_[(size_t)e](xe) : deep_[(size_t)(e - m.n_shallow)](xe);
                          });
+  for (const ShallowExpert& s : shared_) y = y + mask_padding(s(in.x), b);
+  out.y = y;
+  if (!b.aux) return out;
   std::vector<Tensor> loads;
   for (int tier = 0; tier < tiers; ++tier) {
     const Tensor counts = tiers == 1 ? g.counts : slice(g.counts, 0, tier == 0 ? 0 : m.n_shallow, routers[tier].size(0));
@@ -236,8 +241,6 @@ FfnOutput DasgFfn::forward(const FfnInput& in) const {
     loads.push_back(counts);
   }
   if (tiers == 1) loads.push_back(Tensor::zeros({m.n_deep}, DType::i32, in.x.device()));
-  for (const ShallowExpert& s : shared_) y = y + mask_padding(s(in.x), b);
-  out.y = y;
 
   LayerRouting& lr = out.routing;
   lr.s = reshape(t.score, {b.B, b.T});

@@ -5,7 +5,8 @@
 //   dsmoe:  d_ff cut into `blocks` experts, straight-through sigmoid gates, norm scaling  §7.6
 //   dasg:   ADR tier router → shallow or deep tier, local top-k router, shared experts    §7.3, §7.5
 // Each returns its output, its auxiliary losses (balance and z summed over tiers, sparsity
-// already divided by n_layer) and the layer's routing record. A forward writes nothing but its
+// already divided by n_layer) and the layer's routing record — or, when BatchInfo::aux is off
+// (a decoding step, model/model_decode.cpp), its output alone. A forward writes nothing but its
 // result: the evaluator statistics and REINFORCE baselines are train/'s (train/router_state.hpp).
 // The MoE kinds make one device→host copy per layer: the per-expert counts sizing the GEMMs.
 #pragma once

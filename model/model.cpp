@@ -46,8 +46,12 @@ ForwardResult Model::forward(const Tensor& tokens, const Tensor& targets, const 
   return forward(tokens, targets, lengths, gen);
 }
 
-ForwardResult Model::forward(const Tensor& tokens_in, const Tensor& targets_in, const Tensor& lengths,
-                             Generator& gen) const {
+ForwardResult Model::forward(const Tensor& tokens, const Tensor& targets, const Tensor& lengths, Generator& gen) const {
+  return run(tokens, targets, lengths, gen, capacity_, nullptr);
+}
+
+ForwardResult Model::run(const Tensor& tokens_in, const Tensor& targets_in, const Tensor& lengths, Generator& gen,
+                         bool capacity, std::vector<AttentionTrace>* traces) const {
   DASG_CHECK(tokens_in.dtype() == DType::i32 && tokens_in.dim() == 2, "Model::forward: tokens are ", tokens_in.str(),
              "; expected i32 [B, T]");
   BatchInfo batch;
@@ -55,7 +59,7 @@ ForwardResult Model::forward(const Tensor& tokens_in, const Tensor& targets_in, 
   batch.T = tokens_in.size(1);
   batch.N = batch.B * batch.T;
   batch.training = training_;
-  batch.capacity = capacity_;
+  batch.capacity = capacity;
   batch.device = device_;
   batch.gen = &gen;
   const int64_t B = batch.B, T = batch.T, N = batch.N, D = cfg_.d_model;
@@ -96,8 +100,9 @@ ForwardResult Model::forward(const Tensor& tokens_in, const Tensor& targets_in, 
   r.balance = r.z = r.sparsity = r.ce = zero;
   Tensor x = embedding(wte_, tokens) + embedding(wpe_, Tensor::arange(T, device_));
   x = dropout(x, cfg_.dropout, training_, gen);
-  for (const Block& blk : blocks_) {
-    AttentionOutput a = blk.attn->forward(blk.ln1(x), batch);
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    const Block& blk = blocks_[l];
+    AttentionOutput a = blk.attn->forward(blk.ln1(x), batch, traces ? &(*traces)[l] : nullptr);
     Tensor h = x + dropout(a.out, cfg_.dropout, training_, gen);
     FfnInput in;
     in.x = reshape(blk.ln2(h), {N, D});

@@ -16,6 +16,7 @@
 
 #include "model/attention.hpp"
 #include "model/config.hpp"
+#include "model/decode_state.hpp"
 #include "model/ffn.hpp"
 #include "model/module.hpp"
 
@@ -58,6 +59,20 @@ class Model {
   ForwardResult forward(const Tensor& tokens, const Tensor& targets, const Tensor& lengths, Generator& gen) const;
   ForwardResult forward(const Tensor& tokens, const Tensor& targets = Tensor(), const Tensor& lengths = Tensor()) const;
 
+  // Incremental decoding of a causal model in evaluation mode (model/model_decode.cpp; DESIGN
+  // §7.2; the state in model/decode_state.hpp). Switch runs without capacity there (§7.6), whatever
+  // set_capacity says, since capacity would couple a token to the batch it happens to share.
+  //   start_decode(B): a zeroed state for B sequences, every context empty.
+  //   prefill(state, b, tokens): sequence b's context becomes tokens (0..max_seq_len of them) by
+  //     one forward over them, which also fills b's state; returns the logits [V] of the last
+  //     token (undefined for none).
+  //   step(state, tokens): appends tokens[b] to every sequence b at its next position (which must
+  //     be < max_seq_len: sliding the context is the caller's, train/generate.hpp) and returns the
+  //     logits [B, V] — what forward over each context gives at its last position, to round-off.
+  DecodeState start_decode(int64_t batch) const;
+  Tensor prefill(DecodeState& state, int64_t b, const std::vector<int32_t>& tokens, Generator& gen) const;
+  Tensor step(DecodeState& state, const std::vector<int32_t>& tokens, Generator& gen) const;
+
   // The DSSE transfer (§7.5); idempotent flag deep_active() afterwards.
   void transfer_dsse();
   bool deep_active() const { return deep_active_; }
@@ -73,6 +88,10 @@ class Model {
     std::unique_ptr<Attention> attn;
     std::unique_ptr<FeedForward> ffn;
   };
+
+  // forward's body; traces (one per layer) keep what a prefill needs.
+  ForwardResult run(const Tensor& tokens, const Tensor& targets, const Tensor& lengths, Generator& gen, bool capacity,
+                    std::vector<AttentionTrace>* traces) const;
 
   Config cfg_;
   uint64_t seed_;

@@ -58,9 +58,11 @@ TierDecision TierRouter::decide(const Tensor& x, const Tensor& C, const Tensor& 
   const Tensor p = pi.detach();
   d.decided = middle;
   d.pi = p * middle;
-  const Tensor q = where(greater(p, 1 - 1e-7), Tensor::full({N}, 1 - 1e-7, p.dtype(), p.device()),
-                         where(less(p, 1e-7), Tensor::full({N}, 1e-7, p.dtype(), p.device()), p));
-  d.entropy_sum = sum((q * log(q) + (1.0 - q) * log(1.0 - q)) * middle) * -1.0;
+  if (batch.aux) {
+    const Tensor q = where(greater(p, 1 - 1e-7), Tensor::full({N}, 1 - 1e-7, p.dtype(), p.device()),
+                           where(less(p, 1e-7), Tensor::full({N}, 1e-7, p.dtype(), p.device()), p));
+    d.entropy_sum = sum((q * log(q) + (1.0 - q) * log(1.0 - q)) * middle) * -1.0;
+  }
   if (!batch.training) {
     d.deep = above + middle * greater_equal(p, 0.5);
     return d;

@@ -3,7 +3,9 @@
 // parameters for every FFN kind, causal and encoder; the caching allocator reaches a steady
 // state after the first step; the device→host copies of a training step stay within the
 // documented bound; `dasg forward`'s dump is the CPU's; a checkpoint written on the device
-// resumes on the CPU. Runs on the emulator and natively (skipped without a GPU).
+// resumes on the CPU; generation through the decode state on the device gives the recompute
+// path's greedy tokens and logits for every FFN kind × attention kind (issue 15), and the state's
+// device memory does not grow. Runs on the emulator and natively (skipped without a GPU).
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include "engine/cuda/device_memory.hpp"
 #include "model/model.hpp"
 #include "model/parity_dump.hpp"
+#include "tests/generate_check.hpp"
 #include "tests/parity.hpp"
 #include "train/optimizer.hpp"
 #include "train/trainer.hpp"
@@ -190,6 +193,27 @@ void check_training(const std::string& ffn, bool causal) {
 
 }  // namespace
 
+// Issue 15 on the device: prompts of lengths 1, 6 and 20 (> max_seq_len 16), 3·max_seq_len
+// greedy tokens each, so every sequence slides several times at its own moment. The decode state
+// lives on CUDA(0); the recompute path runs on the CPU with the same weights (the same function,
+// and the emulator's time goes to the path under test; tests/test_generate.cpp checks recompute
+// = cached on the CPU, with two layers; one is enough here to run every kernel of a step).
+static void check_generation(const std::string& ffn) {
+  Tf32Off tf32;
+  for (const char* attention : {"gmha", "local", "full"}) {
+    INFO(ffn << " / " << attention);
+    Model cpu(test::decode_config(ffn, attention, 1), 11);
+    test::spread_tiers(cpu);
+    Model gpu(test::decode_config(ffn, attention, 1), 11);
+    for (size_t i = 0; i < cpu.parameters().all().size(); ++i)
+      gpu.parameters().all()[i].tensor.detach().copy_from(cpu.parameters().all()[i].tensor.detach());
+    gpu.to(kGPU);
+    std::vector<std::vector<int32_t>> prompts = {{9}, {1, 8, 15, 22, 29, 4}, {}};
+    for (int32_t i = 0; i < 20; ++i) prompts[2].push_back((2 + 7 * i) % 32);
+    CHECK(test::check_cached_equals_recompute(gpu, prompts, 3 * gpu.config().max_seq_len, 1e-5, &cpu) >= 12);
+  }
+}
+
 TEST_SUITE("parity") {
   TEST_CASE("parity: training on CUDA(0) equals the CPU: dasg causal") { check_training("dasg", true); }
   TEST_CASE("parity: training on CUDA(0) equals the CPU: dasg encoder") { check_training("dasg", false); }
@@ -296,5 +320,41 @@ TEST_SUITE("parity") {
       CHECK(tail[s]["step"] == a.steps[s + 3]["step"]);
       CHECK(rel(tail[s]["loss"], a.steps[s + 3]["loss"]) <= 1e-4);
     }
+  }
+
+  // Issue 15 on the device: prompts of lengths 1, 6 and 20 (> max_seq_len 16), 3·max_seq_len
+  // greedy tokens each, so every sequence slides several times at its own moment. The decode
+  // state lives on CUDA(0); the recompute path runs on the CPU with the same weights (the same
+  // function, and the emulator's time goes to the path under test; tests/test_generate.cpp
+  // checks recompute = cached on the CPU).
+  TEST_CASE("parity: cached generation on CUDA(0) equals the recompute path: dasg x gmha, local, full") {
+    check_generation("dasg");
+  }
+  TEST_CASE("parity: cached generation on CUDA(0) equals the recompute path: dense x gmha, local, full") {
+    check_generation("dense");
+  }
+  TEST_CASE("parity: cached generation on CUDA(0) equals the recompute path: switch x gmha, local, full") {
+    check_generation("switch");
+  }
+  TEST_CASE("parity: cached generation on CUDA(0) equals the recompute path: dsmoe x gmha, local, full") {
+    check_generation("dsmoe");
+  }
+
+  TEST_CASE("parity: the decode state's device memory is the same after N and 4N tokens") {
+    Tf32Off tf32;
+    CachingAllocator caching;
+    Model m(test::decode_config("dasg", "gmha"), 5, kGPU);
+    const int64_t N = m.config().max_seq_len + 4;  // past max_seq_len: a slide in the first N
+    Generator gen(1);
+    DecodeSession s(m, {{1, 2, 3}, {4, 5, 6, 7, 8}}, true, gen);
+    auto advance = [&](int64_t n) {
+      for (int64_t i = 0; i < n; ++i) s.append({(int32_t)(i % 32), (int32_t)((i * 5) % 32)});
+    };
+    advance(N);
+    const int64_t in_use = cuda::allocator_stats().in_use;
+    advance(3 * N);
+    CHECK(s.slides() >= 2 * 4 * N / slide_tokens(m.config()) - 2);
+    CHECK(cuda::allocator_stats().in_use == in_use);
+    CHECK(s.state().layers[0].keys.device() == kGPU);
   }
 }

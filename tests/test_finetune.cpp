@@ -2,7 +2,7 @@
 // task (label = the sequence holds a marker byte) with a dasg encoder and with a Switch one; a
 // pretrained checkpoint's parameters are copied by name and shape (cls fresh, wpe cropped, the
 // DSSE state carried over); encoder configs keep the group length; sampling is greedy at
-// temperature 0 and deterministic for a seed; generation crops its context.
+// temperature 0 and deterministic for a seed; generation slides its context (train/generate.hpp).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -255,13 +255,13 @@ TEST_SUITE("train") {
     CHECK_ERROR_CONTAINS(sample_next(logits, 1.0, -2, g), "top_k");
   }
 
-  TEST_CASE("generate: seeded, greedy at temperature 0, context cropped to max_seq_len") {
+  TEST_CASE("generate: seeded, greedy at temperature 0, context slid past max_seq_len") {
     Model m(Config::parse(R"({"max_seq_len": 16, "d_model": 16, "n_layer": 1, "n_head": 2, "gmha": {"groups": 2},
                               "moe": {"n_shallow": 2, "n_deep": 2, "d_ff": 16, "top_k": 1},
                               "dsse": {"transfer_step": 0}})"), 3);
     const std::vector<int32_t> prompt = {72, 101, 108, 108};
     GenerateOptions o;
-    o.tokens = 24;  // past max_seq_len: the context is cropped
+    o.tokens = 24;  // past max_seq_len: the context slides
     o.temperature = 1.0;
     o.seed = 9;
     std::vector<int32_t> a = generate(m, prompt, o), b = generate(m, prompt, o);
@@ -276,11 +276,11 @@ TEST_SUITE("train") {
     std::vector<int32_t> g1 = generate(m, prompt, o);
     o.seed = 99;
     CHECK(generate(m, prompt, o) == g1);  // greedy ignores the seed
-    // Every greedy token is the argmax (below the limit) of the model on the cropped context.
+    // Every greedy token is the argmax (below the limit) of the model on the slid context.
     m.train(false);
     m.set_capacity(false);
     for (size_t i = prompt.size(); i < g1.size(); ++i) {
-      const int64_t T = std::min<int64_t>((int64_t)i, 16);
+      const int64_t T = (int64_t)i - context_start((int64_t)i, m.config());
       std::vector<int32_t> ctx(g1.begin() + (int64_t)i - T, g1.begin() + (int64_t)i);
       std::vector<float> logits = m.forward(Tensor::from_vector(ctx, {1, T})).logits.to_vector<float>();
       const float* last = logits.data() + (T - 1) * 256;
