@@ -1,4 +1,4 @@
-// doctest main for the parity suites. In a native CUDA build on a machine without a usable GPU
+// doctest main for the parity suites (DASG_NUM_THREADS applied first, as in test_main.cpp). In a native CUDA build on a machine without a usable GPU
 // every case exits with 77, which CTest reports as skipped (SKIP_RETURN_CODE), after printing the
 // CUDA runtime's own error (e.g. cudaErrorNoDevice, or cudaErrorInsufficientDriver: a driver too
 // old for this CUDA runtime); listing still works, so the cases are discovered. Under the
@@ -14,8 +14,10 @@
 #include <cstring>
 
 #include "engine/cuda/context.hpp"
+#include "engine/parallel.hpp"
 
 int main(int argc, char** argv) {
+  (void)dasg::num_threads();  // applies DASG_NUM_THREADS (see tests/test_main.cpp)
   bool listing = false;
   for (int i = 1; i < argc; ++i)
     if (std::strstr(argv[i], "list-test") || std::strstr(argv[i], "-ltc")) listing = true;
