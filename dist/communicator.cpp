@@ -67,7 +67,7 @@ std::shared_ptr<Communicator> from_launcher(const std::string& who, const CommOp
   if (launched == 1) return single_process();
   DASG_FAIL(who, ": started by a launcher as one of ", launched, " processes (mpirun/srun), but this dasg was "
             "built without MPI, so the processes cannot talk to each other; install libopenmpi-dev "
-            "(third_party/install.sh), configure the build again (CMake then finds MPI: 'dasg: MPI found') and "
+            "(third_party/install.sh), configure the build again without -DDASG_MPI=OFF (CMake then prints 'dasg: MPI found') and "
             "rebuild, or run one process without mpirun");
 #endif
 }
