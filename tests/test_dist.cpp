@@ -224,6 +224,26 @@ TEST_SUITE("dist") {
     }
   }
 
+  TEST_CASE("dist: 2 ranks x grad-accum 2 x B train as 1 process x grad-accum 4 x B (dasg)") {
+    // Global micro-batch j = k·2 + r: rank 0 runs j = 0, 2 and rank 1 j = 1, 3, each with its
+    // batch and random stream.
+    auto comm = two_ranks();
+    if (!comm) return;
+    const int r = comm->rank();
+    const std::string data = test::make_lm_data("dasg_dist_data_" + std::to_string(r));
+    const std::string ref = tmp("dasg_dist_ref4_" + std::to_string(r));
+    TrainOptions one = options("dasg-tiny", data, ref);
+    one.grad_accum = 4;
+    train_language_model(one);
+    const std::string dp = shared_tmp(*comm, "dasg_dist_dp4");
+    TrainOptions two = options("dasg-tiny", data, dp);
+    two.comm = comm;
+    two.grad_accum = 2;
+    train_language_model(two);
+    if (r == 0) check_same_run(ref, dp, 10);
+    comm->barrier();
+  }
+
   TEST_CASE("dist: 2 ranks x batch B train as 1 process x batch 2B where the loss is a token mean (dsmoe)") {
     // dsmoe's loss (CE + sparsity) is a mean over the batch's tokens, so the split does not
     // change it; the Switch balance loss, its capacity and REINFORCE's normalisation are per
