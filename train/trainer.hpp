@@ -1,8 +1,10 @@
 // The one training loop, for language models on token shards (`dasg train`) and for sequence
 // classification (`dasg finetune`, train/classifier.hpp) alike (DESIGN §7.4, §7.7, §8). A step:
 //   the DSSE schedule (RouterState::begin_step); lr from warm-up + cosine; grad_accum
-//   micro-batches, each forward → loss + REINFORCE surrogate → (total / grad_accum).backward();
-//   one device→host copy of the step's loss terms, gradient norm and routing counters; a
+//   micro-batches, each forward → loss + REINFORCE surrogate → (total / (N·grad_accum)).backward()
+//   on each of N ranks (N = 1 without a launcher); the gradients summed over the ranks; one
+//   device→host copy of the step's loss terms, gradient norm and routing counters (summed over
+//   the ranks); a
 //   non-finite loss or gradient skips the step (counted; max_bad_steps in a row stop the run with
 //   the last checkpoint intact); global-norm clipping; the optimizer step; RouterState::end_step
 //   (evaluator statistics, baselines); metrics; evaluation every eval_every steps; an atomic
