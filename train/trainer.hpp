@@ -4,9 +4,8 @@
 //   micro-batches, each forward → loss + REINFORCE surrogate → (total / (N·grad_accum)).backward()
 //   on each of N ranks (N = 1 without a launcher); the gradients summed over the ranks; one
 //   device→host copy of the step's loss terms, gradient norm and routing counters (summed over
-//   the ranks); a
-//   non-finite loss or gradient skips the step (counted; max_bad_steps in a row stop the run with
-//   the last checkpoint intact); global-norm clipping; the optimizer step; RouterState::end_step
+//   the ranks); a non-finite loss or gradient skips the step (counted; max_bad_steps in a row
+//   stop the run with the last checkpoint intact); global-norm clipping; the optimizer step; RouterState::end_step
 //   (evaluator statistics, baselines); metrics; evaluation every eval_every steps; an atomic
 //   checkpoint every ckpt_every steps and at the end. resume continues bit-identically on the CPU.
 // What differs between the two uses — the batches, the evaluation, the data position — is a
