@@ -2,7 +2,8 @@
 # The multi-process tests (tests/run.sh runs this after ctest): data-parallel training under
 # `mpirun --oversubscribe -np 2`, one thread a rank.
 #   1. build/tests/test_dist: the collectives; 2 ranks x B against 1 process (grad-accum 2 x B for
-#      dasg, switch, dsmoe; batch 2B for dsmoe); checkpoints 2 ranks -> 1 process and back;
+#      dasg, switch, dsmoe; batch 2B for dsmoe; grad-accum 4 against 2 ranks x grad-accum 2;
+#      ListOps fine-tuning); checkpoints 2 ranks -> 1 process and back;
 #   2. a rank killed mid-run (SIGKILL): every rank gone, with mpirun's error naming it, in < 60 s;
 #   3. a rank that hangs: the others' collective times out after 3 s and aborts the run with our
 #      message, in < 60 s;
