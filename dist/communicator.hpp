@@ -5,7 +5,7 @@
 //     `dasg` runs without a launcher, exactly as before this layer existed;
 //   - MPI (dist/mpi_communicator.cpp, built where CMake finds MPI): host buffers, CPU tensors,
 //     and CUDA tensors staged through the host where NCCL is absent;
-//   - NCCL (dist/nccl_reduce.cu, native CUDA builds that find NCCL): CUDA tensors, its
+//   - NCCL (dist/nccl_reduce.cpp, native CUDA builds that find NCCL): CUDA tensors, its
 //     communicator set up through MPI (rank 0's unique id broadcast).
 // The backend of a collective is chosen by the tensors' device. Every rank must make the same
 // collectives in the same order with the same shapes and dtypes (MPI's rule).
