@@ -150,53 +150,56 @@ int finetune_main(int argc, char** argv) {
   o.out_dir = "runs/finetune-" + task + "-" + name;
   dasg::app::read_training_flags(flags, o);
   o.extra_state = {{"task", task}, {"seq_len", T}};
+  std::shared_ptr<dasg::dist::Communicator> comm = dasg::app::join_ranks(flags, "dasg finetune", o);
+  return dasg::dist::run_or_abort(*comm, [&]() -> int {
 
-  dasg::data::ClassificationSet train, dev, test;
-  if (is_glue(task)) {
-    auto tok = dasg::tokenizer_for_vocab(o.model.vocab_size);
-    const std::string glue_dir = flags.str("glue-dir", dasg::default_glue_dir(DASG_SOURCE_DIR));
-    const dasg::data::GlueTask gt = dasg::data::parse_glue_task(task);
-    train = dasg::data::read_glue(dasg::glue_file(glue_dir, task, "train"), gt, *tok, T);
-    dev = dasg::data::read_glue(dasg::glue_file(glue_dir, task, "dev"), gt, *tok, T);
-    int64_t truncated = 0;
-    for (int32_t n : dev.lengths) truncated += n == T;
-    std::printf("finetune %s: %lld train / %lld dev examples (%s tokenizer, seq_len %lld; %lld dev examples fill it)\n",
-                task.c_str(), (long long)train.size(), (long long)dev.size(), tok->name().c_str(), (long long)T,
-                (long long)truncated);
-  } else {
-    o.extra_state["data"] = {{"seed", st.seed}, {"train", st.n_train}, {"dev", st.n_dev}, {"test", st.n_test}};
-    dasg::data::SyntheticSplits s = dasg::data::generate_splits(st);
-    train = std::move(s.train), dev = std::move(s.dev), test = std::move(s.test);
-    double mean_len = 0;
-    for (int32_t n : train.lengths) mean_len += n;
-    std::printf("finetune %s: %lld train / %lld dev / %lld test examples (data seed %llu, seq_len %lld, mean train "
-                "length %.0f, %lld classes, vocabulary %lld)\n",
-                task.c_str(), (long long)train.size(), (long long)dev.size(), (long long)test.size(),
-                (unsigned long long)st.seed, (long long)T, mean_len / (double)train.size(),
-                (long long)o.model.n_classes, (long long)o.model.vocab_size);
-  }
-  std::printf("model: ffn %s, attention %s, %lld layers, d_model %lld, gmha groups %lld (L %lld)%s%s\n",
-              o.model.ffn.c_str(), o.model.attention.c_str(), (long long)o.model.n_layer, (long long)o.model.d_model,
-              (long long)o.model.gmha.groups, (long long)o.model.group_len(), o.init_checkpoint.empty() ? "" : ", from ",
-              o.init_checkpoint.c_str());
-  std::fflush(stdout);
+    dasg::data::ClassificationSet train, dev, test;
+    if (is_glue(task)) {
+      auto tok = dasg::tokenizer_for_vocab(o.model.vocab_size);
+      const std::string glue_dir = flags.str("glue-dir", dasg::default_glue_dir(DASG_SOURCE_DIR));
+      const dasg::data::GlueTask gt = dasg::data::parse_glue_task(task);
+      train = dasg::data::read_glue(dasg::glue_file(glue_dir, task, "train"), gt, *tok, T);
+      dev = dasg::data::read_glue(dasg::glue_file(glue_dir, task, "dev"), gt, *tok, T);
+      int64_t truncated = 0;
+      for (int32_t n : dev.lengths) truncated += n == T;
+      std::printf("finetune %s: %lld train / %lld dev examples (%s tokenizer, seq_len %lld; %lld dev examples fill it)\n",
+                  task.c_str(), (long long)train.size(), (long long)dev.size(), tok->name().c_str(), (long long)T,
+                  (long long)truncated);
+    } else {
+      o.extra_state["data"] = {{"seed", st.seed}, {"train", st.n_train}, {"dev", st.n_dev}, {"test", st.n_test}};
+      dasg::data::SyntheticSplits s = dasg::data::generate_splits(st);
+      train = std::move(s.train), dev = std::move(s.dev), test = std::move(s.test);
+      double mean_len = 0;
+      for (int32_t n : train.lengths) mean_len += n;
+      std::printf("finetune %s: %lld train / %lld dev / %lld test examples (data seed %llu, seq_len %lld, mean train "
+                  "length %.0f, %lld classes, vocabulary %lld)\n",
+                  task.c_str(), (long long)train.size(), (long long)dev.size(), (long long)test.size(),
+                  (unsigned long long)st.seed, (long long)T, mean_len / (double)train.size(),
+                  (long long)o.model.n_classes, (long long)o.model.vocab_size);
+    }
+    std::printf("model: ffn %s, attention %s, %lld layers, d_model %lld, gmha groups %lld (L %lld)%s%s\n",
+                o.model.ffn.c_str(), o.model.attention.c_str(), (long long)o.model.n_layer, (long long)o.model.d_model,
+                (long long)o.model.gmha.groups, (long long)o.model.group_len(), o.init_checkpoint.empty() ? "" : ", from ",
+                o.init_checkpoint.c_str());
+    std::fflush(stdout);
 
-  dasg::ClassifierResult r = dasg::train_classifier(o, train, dev, is_glue(task) ? nullptr : &test);
-  if (!o.init_checkpoint.empty()) {
-    std::printf("pretrained: %zu tensors copied, %zu cropped, %zu fresh:", r.init.copied.size(), r.init.cropped.size(),
-                r.init.fresh.size());
-    for (size_t i = 0; i < r.init.fresh.size() && i < 6; ++i) std::printf(" %s", r.init.fresh[i].c_str());
-    if (r.init.fresh.size() > 6) std::printf(" ... (%zu more)", r.init.fresh.size() - 6);
-    std::printf("%s\n", r.init.deep_active ? " (deep tier already transferred)" : "");
-  }
-  std::printf("trained %lld steps (%lld skipped as non-finite); final train loss %.4f\n", (long long)r.steps_done,
-              (long long)r.skipped_steps, r.final_train_loss);
-  std::printf("checkpoint: %s\nmetrics:    %s\n", r.checkpoint_dir.c_str(), r.metrics_path.c_str());
-  const char* f1 = o.model.n_classes > 2 ? "macro F1" : "F1";
-  std::printf("dev accuracy %.4f  %s %.4f  (majority class %.4f; best %.4f at step %lld)\n", r.dev.accuracy, f1,
-              r.dev.f1, r.dev.majority, r.best_dev.accuracy, (long long)r.best_step);
-  if (r.test.n > 0)
-    std::printf("test accuracy %.4f  %s %.4f  (majority class %.4f; %lld examples, the model after the last step)\n",
-                r.test.accuracy, f1, r.test.f1, r.test.majority, (long long)r.test.n);
-  return 0;
+    dasg::ClassifierResult r = dasg::train_classifier(o, train, dev, is_glue(task) ? nullptr : &test);
+    if (!o.init_checkpoint.empty()) {
+      std::printf("pretrained: %zu tensors copied, %zu cropped, %zu fresh:", r.init.copied.size(), r.init.cropped.size(),
+                  r.init.fresh.size());
+      for (size_t i = 0; i < r.init.fresh.size() && i < 6; ++i) std::printf(" %s", r.init.fresh[i].c_str());
+      if (r.init.fresh.size() > 6) std::printf(" ... (%zu more)", r.init.fresh.size() - 6);
+      std::printf("%s\n", r.init.deep_active ? " (deep tier already transferred)" : "");
+    }
+    std::printf("trained %lld steps (%lld skipped as non-finite); final train loss %.4f\n", (long long)r.steps_done,
+                (long long)r.skipped_steps, r.final_train_loss);
+    std::printf("checkpoint: %s\nmetrics:    %s\n", r.checkpoint_dir.c_str(), r.metrics_path.c_str());
+    const char* f1 = o.model.n_classes > 2 ? "macro F1" : "F1";
+    std::printf("dev accuracy %.4f  %s %.4f  (majority class %.4f; best %.4f at step %lld)\n", r.dev.accuracy, f1,
+                r.dev.f1, r.dev.majority, r.best_dev.accuracy, (long long)r.best_step);
+    if (r.test.n > 0)
+      std::printf("test accuracy %.4f  %s %.4f  (majority class %.4f; %lld examples, the model after the last step)\n",
+                  r.test.accuracy, f1, r.test.f1, r.test.majority, (long long)r.test.n);
+    return 0;
+  });
 }

@@ -32,7 +32,7 @@ struct Command {
 const Command kCommands[] = {
     {"tokenize", "encode text files (or the default corpus) into train/val token shards", tokenize_main},
     {"config", "print the model configuration's fields and defaults, or check a config", config_main},
-    {"train", "train a language model on token shards (no flag: dasg-tiny on the default corpus)", train_main},
+    {"train", "train a language model on token shards (no flag: dasg-tiny on the default corpus; mpirun -np N: N ranks)", train_main},
     {"forward", "the parity dump: logits, losses, routing and gradients of one batch (DESIGN.md §8)", forward_main},
     {"convert", "convert a dense checkpoint into a function-preserving dsmoe one", convert_main},
     {"bench", "benchmarks: attention (GMHA vs full attention by length), train (tokens/s, GFLOP/s, per-op profile), generate (decode speed and state size)", bench_main},

@@ -48,40 +48,9 @@ double unigram_entropy(const std::string& dir, int64_t vocab) {
     if (c > 0) h -= c / total * std::log(c / total);
   return h;
 }
-}  // namespace
 
-int train_main(int argc, char** argv) {
-  std::vector<dasg::app::FlagSpec> specs = dasg::app::training_flag_specs();
-  specs.insert(specs.end(), {{"config", FlagKind::value}, {"data", FlagKind::value}, {"seq-len", FlagKind::value},
-                             {"eval-batches", FlagKind::value}, {"no-val", FlagKind::toggle},
-                             {"reset-optimizer", FlagKind::toggle}});
-  dasg::app::Flags flags(specs, argc, argv);
-  if (flags.help()) {
-    std::fputs(usage().c_str(), stdout);
-    return 0;
-  }
-  dasg::TrainOptions o;
-  const std::string config_name = flags.str("config", "dasg-tiny");
-  o.model = dasg::app::load_config(config_name);
-  if (flags.has("data")) {
-    o.data_dir = flags.str("data", "");
-  } else {
-    o.data_dir = dasg::data::default_corpus_dir("byte");
-    if (!std::filesystem::exists(o.data_dir)) {
-      std::fprintf(stderr, "train: tokenizing the default corpus into %s\n", o.data_dir.c_str());
-      auto tok = dasg::data::make_tokenizer("byte", "");
-      dasg::data::tokenize_default_corpus(*tok, o.data_dir, {});
-    }
-  }
-  o.out_dir = "runs/" + std::filesystem::path(config_name).stem().string();
-  dasg::app::read_training_flags(flags, o);
-  o.seq_len = flags.integer("seq-len", o.seq_len);
-  o.eval_batches = flags.integer("eval-batches", o.eval_batches);
-  o.no_val = flags.has("no-val");
-  o.reset_optimizer = flags.has("reset-optimizer");
-  if (o.reset_optimizer && o.resume.empty()) throw UsageError("dasg train: --reset-optimizer needs --resume");
-  if (o.seq_len < 0 || o.eval_batches < 0) throw UsageError("dasg train: --seq-len and --eval-batches must be >= 0");
-
+// Trains, and rank 0 reports.
+int run(const dasg::TrainOptions& o) {
   dasg::TrainResult r = dasg::train_language_model(o);
   std::printf("trained %lld steps on %s (%lld skipped as non-finite)\n", (long long)r.steps_done, o.device.c_str(),
               (long long)r.skipped_steps);
@@ -98,3 +67,42 @@ int train_main(int argc, char** argv) {
     std::printf("no validation ran (--no-val)\n");
   return r.checkpoint_written ? 0 : 1;
 }
+}  // namespace
+
+int train_main(int argc, char** argv) {
+  std::vector<dasg::app::FlagSpec> specs = dasg::app::training_flag_specs();
+  specs.insert(specs.end(), {{"config", FlagKind::value}, {"data", FlagKind::value}, {"seq-len", FlagKind::value},
+                             {"eval-batches", FlagKind::value}, {"no-val", FlagKind::toggle},
+                             {"reset-optimizer", FlagKind::toggle}});
+  dasg::app::Flags flags(specs, argc, argv);
+  if (flags.help()) {
+    std::fputs(usage().c_str(), stdout);
+    return 0;
+  }
+  dasg::TrainOptions o;
+  const std::string config_name = flags.str("config", "dasg-tiny");
+  o.model = dasg::app::load_config(config_name);
+  o.data_dir = flags.has("data") ? flags.str("data", "") : dasg::data::default_corpus_dir("byte");
+  o.out_dir = "runs/" + std::filesystem::path(config_name).stem().string();
+  dasg::app::read_training_flags(flags, o);
+  o.seq_len = flags.integer("seq-len", o.seq_len);
+  o.eval_batches = flags.integer("eval-batches", o.eval_batches);
+  o.no_val = flags.has("no-val");
+  o.reset_optimizer = flags.has("reset-optimizer");
+  if (o.reset_optimizer && o.resume.empty()) throw UsageError("dasg train: --reset-optimizer needs --resume");
+  if (o.seq_len < 0 || o.eval_batches < 0) throw UsageError("dasg train: --seq-len and --eval-batches must be >= 0");
+
+  std::shared_ptr<dasg::dist::Communicator> comm = dasg::app::join_ranks(flags, "dasg train", o);
+  return dasg::dist::run_or_abort(*comm, [&] {
+    if (!flags.has("data")) {
+      if (comm->rank() == 0 && !std::filesystem::exists(o.data_dir)) {
+        std::fprintf(stderr, "train: tokenizing the default corpus into %s\n", o.data_dir.c_str());
+        auto tok = dasg::data::make_tokenizer("byte", "");
+        dasg::data::tokenize_default_corpus(*tok, o.data_dir, {});
+      }
+      comm->barrier();  // the other ranks read the shards rank 0 wrote
+    }
+    return run(o);
+  });
+}
+

@@ -1,6 +1,7 @@
 // The shared training flags (see train_flags.hpp).
 #include "apps/train_flags.hpp"
 
+#include <cstdio>
 #include <sstream>
 
 namespace dasg::app {
@@ -12,7 +13,8 @@ std::vector<FlagSpec> training_flag_specs() {
           {"optimizer", FlagKind::value},  {"beta1", FlagKind::value},        {"beta2", FlagKind::value},
           {"momentum", FlagKind::value},   {"weight-decay", FlagKind::value}, {"grad-clip", FlagKind::value},
           {"eval-every", FlagKind::value}, {"ckpt-every", FlagKind::value},   {"seed", FlagKind::value},
-          {"quiet", FlagKind::toggle},     {"tensorboard", FlagKind::toggle}, {"no-tensorboard", FlagKind::toggle}};
+          {"quiet", FlagKind::toggle},     {"tensorboard", FlagKind::toggle}, {"no-tensorboard", FlagKind::toggle},
+          {"dist-timeout", FlagKind::value}};
 }
 
 void read_training_flags(const Flags& f, TrainOptions& o) {
@@ -50,6 +52,20 @@ void read_training_flags(const Flags& f, TrainOptions& o) {
   parse_device(o.device);  // a bad name is a usage error here; a missing backend is reported by the run
 }
 
+std::shared_ptr<dist::Communicator> join_ranks(const Flags& f, const std::string& who, TrainOptions& o) {
+  dist::CommOptions c;
+  c.timeout_s = f.number("dist-timeout", c.timeout_s);
+  if (!(c.timeout_s > 0)) throw UsageError("--dist-timeout must be > 0");
+  std::shared_ptr<dist::Communicator> comm = dist::from_launcher(who, c);
+  o.comm = comm;
+  if (comm->rank() != 0) {  // rank 0 reports; the others only train
+    o.quiet = true;
+    if (!std::freopen("/dev/null", "w", stdout)) throw Error(who + ": cannot silence the output of rank " +
+                                                            std::to_string(comm->rank()));
+  }
+  return comm;
+}
+
 std::string training_flags_help(const TrainOptions& d) {
   std::ostringstream s;
   s << "  --device cpu|cuda|cuda:N  where the model, its optimizer state and every activation live\n"
@@ -72,7 +88,11 @@ std::string training_flags_help(const TrainOptions& d) {
        "  --seed N              initialisation, data order and sampling (default " << d.seed << ")\n"
        "  --quiet               no progress display\n"
        "  --tensorboard, --no-tensorboard  write (or not) a TensorBoard event file of every metric\n"
-       "                        beside metrics.jsonl (default " << (d.tensorboard ? "on" : "off") << ")\n";
+       "                        beside metrics.jsonl (default " << (d.tensorboard ? "on" : "off") << ")\n"
+       "  --dist-timeout S      under mpirun: a collective waiting longer than S seconds (a rank died\n"
+       "                        or hangs) aborts every rank (default " << dist::CommOptions{}.timeout_s << ")\n"
+       "Data parallel: mpirun -np N dasg ... runs N ranks; --batch stays each rank's micro-batch (the\n"
+       "global batch, N x batch x grad-accum, is printed); rank 0 writes the checkpoint and metrics.\n";
   return s.str();
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, CI): from a fresh clone, install what is missing, then
 #   1. build/          the shipped configuration (native CUDA compiled wherever nvcc exists) and
-#                      every CPU test suite through ctest;
+#                      every CPU test suite through ctest, then the multi-process ones
+#                      (tests/dist.sh: mpirun --oversubscribe -np 2, about 15 s);
 #   2. build-emu-asan/ the CUDA sources compiled against the emulator, under AddressSanitizer and
 #                      UndefinedBehaviorSanitizer, running the emulator's own tests, every kernel
 #                      `parity:` test (DESIGN.md §10) and the whole-model ones of
@@ -20,6 +21,8 @@ echo "== build/: release build and CPU tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$JOBS"
 ctest --test-dir build -j "$JOBS" --output-on-failure
+echo "== build/: data-parallel tests under mpirun -np 2 (tests/dist.sh; skipped without MPI)"
+tests/dist.sh build
 
 if [ -f engine/cuda/emulator/CMakeLists.txt ]; then
   echo "== build-emu-asan/: emulated CUDA kernels and model training under ASan+UBSan"

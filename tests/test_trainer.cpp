@@ -10,6 +10,7 @@
 
 #include "data/shard.hpp"
 #include "tests/helpers.hpp"
+#include "tests/train_data.hpp"
 #include "train/checkpoint.hpp"
 #include "train/optimizer.hpp"
 #include "train/trainer.hpp"
@@ -19,26 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Byte-level shards of a fixed pseudo-text (train 40k tokens, val 8k) in a fresh directory.
-std::string make_data(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  std::vector<int32_t> train, val;
-  const char* words[] = {"the ", "cat ", "sat ", "on ", "a ", "mat ", "and ", "dog ", "ran ", "far\n"};
-  uint64_t s = 12345;
-  auto text = [&](std::vector<int32_t>& out, size_t n) {
-    while (out.size() < n) {
-      s = s * 6364136223846793005ull + 1442695040888963407ull;
-      for (const char* c = words[(s >> 33) % 10]; *c; ++c) out.push_back((unsigned char)*c);
-    }
-  };
-  text(train, 40000);
-  text(val, 8000);
-  data::write_shard((dir / "toy_train_000.bin").string(), train);
-  data::write_shard((dir / "toy_val_000.bin").string(), val);
-  return dir.string();
-}
+// The shared fixture (tests/train_data.hpp), under this suite's old names.
+std::string make_data(const std::string& name) { return test::make_lm_data(name); }
 
 TrainOptions tiny_options(const std::string& data, const std::string& out) {
   TrainOptions o;
@@ -59,16 +42,7 @@ TrainOptions tiny_options(const std::string& data, const std::string& out) {
   return o;
 }
 
-std::vector<nlohmann::json> step_records(const std::string& metrics) {
-  std::vector<nlohmann::json> out;
-  std::ifstream f(metrics);
-  std::string line;
-  while (std::getline(f, line)) {
-    auto j = nlohmann::json::parse(line);
-    if (!j.contains("eval") && !j.contains("resumed")) out.push_back(j);
-  }
-  return out;
-}
+using test::step_records;
 
 struct Crash {};
 

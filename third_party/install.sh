@@ -3,7 +3,7 @@
 # Idempotent: a second run installs nothing. Fails (exit 1, saying what to do) when the cmake on
 # PATH is older than the 3.25 the build needs. See third_party/README.md for why each is needed.
 set -euo pipefail
-packages=(cmake g++ make libeigen3-dev nlohmann-json3-dev doctest-dev fortunes)
+packages=(cmake g++ make libeigen3-dev nlohmann-json3-dev doctest-dev fortunes libopenmpi-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,7 @@
 // The routing's per-step training state (see router_state.hpp).
 #include "train/router_state.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/node.hpp"
@@ -47,7 +48,36 @@ Tensor RouterState::policy_loss(const ForwardResult& r) {
   return total.defined() ? total : Tensor::scalar(0, r.loss.dtype(), r.loss.device());
 }
 
-void RouterState::end_step(Model& model) {
+namespace {
+
+// h holds, per layer k, [n, mean r, var r, Σ R, n sampled, μ, σ_r] of this rank (7 values); on
+// return the first five are the global batch's: Σ n, the pooled mean and population variance
+// (from Σ n·m and Σ n·(v + m²), in f64: no cancellation worth a bit of f32), Σ R, Σ n sampled.
+void combine_over_ranks(std::vector<double>& h, size_t layers, dist::Communicator& comm) {
+  std::vector<double> s(5 * layers);
+  for (size_t k = 0; k < layers; ++k) {
+    const double* v = h.data() + 7 * k;
+    s[5 * k] = v[0];
+    s[5 * k + 1] = v[0] * v[1];
+    s[5 * k + 2] = v[0] * (v[2] + v[1] * v[1]);
+    s[5 * k + 3] = v[3];
+    s[5 * k + 4] = v[4];
+  }
+  comm.all_reduce_sum(s);
+  for (size_t k = 0; k < layers; ++k) {
+    double* v = h.data() + 7 * k;
+    const double n = s[5 * k], mean = n > 0 ? s[5 * k + 1] / n : 0.0;
+    v[0] = n;
+    v[1] = mean;
+    v[2] = n > 0 ? std::max(0.0, s[5 * k + 2] / n - mean * mean) : 0.0;
+    v[3] = s[5 * k + 3];
+    v[4] = s[5 * k + 4];
+  }
+}
+
+}  // namespace
+
+void RouterState::end_step(Model& model, dist::Communicator* comm) {
   NoGradGuard no_grad;
   // Per dasg layer: [n, mean r, var r (population), Σ R, n sampled, μ, σ_r] — one copy for all.
   std::vector<Tensor> pack;
@@ -71,7 +101,8 @@ void RouterState::end_step(Model& model) {
     which.push_back(l);
   }
   if (pack.empty()) return;
-  const std::vector<double> h = concat(pack, 0).to(DType::f64).to(kCPU).to_vector<double>();
+  std::vector<double> h = concat(pack, 0).to(DType::f64).to(kCPU).to_vector<double>();
+  if (comm && comm->size() > 1) combine_over_ranks(h, which.size(), *comm);
   for (size_t k = 0; k < which.size(); ++k) {
     const size_t l = which[k];
     Layer& st = layers_[l];

@@ -6,12 +6,15 @@
 //   - end_step(), after the optimizer step, folds every micro-batch of the step into the
 //     evaluator's running statistics (the model's buffers blocks.l.ffn.evaluator.{mean,std}) and
 //     the baselines: one device→host copy per step. discard_step() drops a skipped step's records.
+//     With several ranks each rank's (count, mean, variance, Σ reward, n sampled) per layer are
+//     combined in f64 into the global batch's before anything is updated.
 // Routing at step t therefore uses only statistics of steps < t, and a causal model stays causal.
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "dist/communicator.hpp"
 #include "model/config.hpp"
 #include "model/model.hpp"
 #include "train/reinforce.hpp"
@@ -30,8 +33,9 @@ class RouterState {
   // rewards for end_step.
   Tensor policy_loss(const ForwardResult& r);
   // After the optimizer step: the running statistics and baselines from every forward recorded
-  // since the last end_step/discard_step.
-  void end_step(Model& model);
+  // since the last end_step/discard_step; with `comm`, on every rank of it (those of the global
+  // batch); without, of this process.
+  void end_step(Model& model, dist::Communicator* comm = nullptr);
   void discard_step();
 
   // Per layer: the mean reward of the last completed step (0 where none was sampled) and the

@@ -12,6 +12,7 @@
 #include "ops/elementwise.hpp"
 #include "ops/shape.hpp"
 #include "train/checkpoint.hpp"
+#include "train/data_parallel.hpp"
 #include "train/metrics.hpp"
 #include "train/optimizer.hpp"
 #include "train/router_state.hpp"
@@ -74,10 +75,14 @@ struct StepSums {
 
 TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, const GradientHook& hook) {
   DASG_CHECK(o.steps > 0 && o.batch > 0 && o.grad_accum > 0, "train: steps, batch and grad_accum must be positive");
-  const Device device = parse_device(o.device);
+  const std::shared_ptr<dist::Communicator> comm_ptr = o.comm ? o.comm : dist::single_process();
+  dist::Communicator& comm = *comm_ptr;
+  const int rank = comm.rank(), world = comm.size();
+  const bool lead = rank == 0;  // rank 0 writes the checkpoints and metrics, and reports
+  const Device device = rank_device(o.device, comm);
   require_device(device);
   model.to(device);
-  fs::create_directories(o.out_dir);
+  if (lead) fs::create_directories(o.out_dir);
   TrainResult result;
   result.checkpoint_dir = (fs::path(o.out_dir) / "checkpoint").string();
   result.metrics_path = (fs::path(o.out_dir) / "metrics.jsonl").string();
@@ -103,6 +108,11 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     router.from_json(c.train.adr);
     DASG_CHECK(start <= o.steps, "train: the checkpoint in '", o.resume, "' is at step ", start, ", past --steps ", o.steps);
   }
+  broadcast_parameters(comm, model);  // every rank starts from rank 0's parameters
+  if (world > 1 && lead)
+    std::fprintf(stderr, "train: data parallel over %d ranks (%s): global batch %lld sequences = %d ranks x --batch "
+                 "%lld x --grad-accum %lld\n", world, comm.backend().c_str(), (long long)(world * o.batch * o.grad_accum),
+                 world, (long long)o.batch, (long long)o.grad_accum);
 
   auto save = [&](int64_t next_step) {
     Checkpoint c;
@@ -122,7 +132,11 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
 
   check_memory_fits(estimate_memory(cfg, o.batch, o.seq_len > 0 ? o.seq_len : cfg.max_seq_len,
                                     o.optimizer == "adamw" ? 2 : 1), "train");
-  MetricsLog metrics(result.metrics_path, start > 0, o.tensorboard ? o.out_dir : "", start);
+  // Only rank 0 writes metrics (the default-constructed log writes nothing).
+  std::unique_ptr<MetricsLog> metrics_file =
+      lead ? std::make_unique<MetricsLog>(result.metrics_path, start > 0, o.tensorboard ? o.out_dir : "", start)
+           : std::make_unique<MetricsLog>();
+  MetricsLog& metrics = *metrics_file;
   // A resumed run says so: the records before this one at `start` and later (what an interrupted
   // run wrote past its checkpoint) are superseded by the ones that follow.
   if (start > 0) metrics.write({{"step", start}, {"resumed", true}});
@@ -140,7 +154,7 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       }
     }
     if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || last) {
-      save(step + 1);
+      if (lead) save(step + 1);
       result.checkpoint_written = last;
     }
   };
@@ -149,7 +163,9 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
   Progress progress(start, o.steps);
   int64_t bad_in_row = 0;
   double loss_value = 0;
-  const double k = 1.0 / (double)o.grad_accum;
+  // Each of the step's J = world·grad_accum micro-batches contributes (its loss)/J.
+  const int64_t J = world * o.grad_accum;
+  const double k = 1.0 / (double)J;
   model.train(true);
   for (int64_t step = start; step < o.steps; ++step) {
     router.begin_step(model, step, o.steps);
@@ -158,9 +174,20 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     opt->zero_grad();
     StepSums sums;
     int64_t tokens = 0;
+    const MicroBatchStreams streams(gen);
+    uint64_t last_drawn = 0;  // random blocks drawn by the step's last micro-batch, if it ran here
     for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
-      MicroBatch b = task.next();
+      // Global micro-batch j: the j-th batch of the data order, the j-th random stream.
+      const int64_t j = micro * world + rank;
+      MicroBatch b;
+      for (int p = 0; p < world; ++p) {
+        MicroBatch x = task.next();
+        if (p == rank) b = std::move(x);
+      }
+      streams.begin(gen, j);
       ForwardResult r = model.forward(b.tokens, b.targets, b.lengths, gen);
+      const uint64_t drawn = streams.drawn(gen, j);
+      if (j == J - 1) last_drawn = drawn;
       const Tensor policy = router.policy_loss(r);
       const Tensor total = r.loss + policy;
       (total * k).backward();
@@ -173,6 +200,7 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       tokens += b.n_tokens;
     }
     if (hook) hook(step, opt->params());
+    all_reduce_gradients(comm, opt->params());  // Σ over ranks of (loss/J)'s gradients: the global mean's
     // The step's one read-back before the update: loss terms, metrics, ‖g‖, routing counters.
     std::vector<double> h;
     {
@@ -183,13 +211,27 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       h = concat(pack, 0).to(DType::f64).to(kCPU).to_vector<double>();
     }
     const size_t n_terms = sums.terms.size();
+    // Summed over ranks: the terms and counters; ‖g‖ (of the already summed gradients) is rank 0's,
+    // so every rank clips and guards by the same number; then the step's tokens and random draws.
+    h.push_back((double)tokens);
+    h.push_back((double)last_drawn);
+    if (world > 1) {
+      if (!lead) h[n_terms] = 0;
+      comm.all_reduce_sum(h);
+    }
+    last_drawn = (uint64_t)h.back();
+    tokens = (int64_t)h[h.size() - 2];
+    h.resize(h.size() - 2);
+    streams.end(gen, J, last_drawn);
     loss_value = h[0] * k;
     const double norm = h[n_terms];
     if (!std::isfinite(loss_value) || !std::isfinite(norm)) {
       ++skipped;
       router.discard_step();
-      std::fprintf(stderr, "train: step %lld skipped: non-finite %s (%lld in a row, %lld in all)\n", (long long)step,
-                   std::isfinite(loss_value) ? "gradient" : "loss", (long long)++bad_in_row, (long long)skipped);
+      ++bad_in_row;
+      if (lead)
+        std::fprintf(stderr, "train: step %lld skipped: non-finite %s (%lld in a row, %lld in all)\n", (long long)step,
+                     std::isfinite(loss_value) ? "gradient" : "loss", (long long)bad_in_row, (long long)skipped);
       metrics.write({{"step", step}, {"skipped", true}, {"loss", std::isfinite(loss_value) ? loss_value : -1.0}});
       DASG_CHECK(bad_in_row < o.max_bad_steps, "train: stopped after ", bad_in_row, " non-finite steps in a row (step ",
                  step, "); the last checkpoint in '", result.checkpoint_dir, "' is intact — lower --lr or "
@@ -201,7 +243,7 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     ++done;
     if (o.grad_clip > 0 && norm > o.grad_clip) scale_gradients(opt->params(), o.grad_clip / (norm + 1e-6));
     opt->step(lr);
-    router.end_step(model);
+    router.end_step(model, &comm);
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double tok_s = (double)tokens / dt;
     nlohmann::json rec = {{"step", step},         {"loss", loss_value},        {"ce", h[1] * k},
@@ -238,13 +280,13 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     if (cfg.ffn == "dasg" || cfg.ffn == "switch") rec["load_shallow"] = load_s;
     if (cfg.ffn == "dsmoe") rec["active_blocks"] = active;
     metrics.write(rec);
-    if (!o.quiet) progress.update(step, loss_value, tok_s);
+    if (!o.quiet && lead) progress.update(step, loss_value, tok_s);
 
     evaluate_and_save(step);
   }
   DASG_CHECK(done > 0 || start == o.steps, "train: every one of the ", o.steps - start, " steps from step ", start,
              " was skipped as non-finite; nothing was trained, no checkpoint was written and nothing was evaluated");
-  if (!o.quiet) progress.finish();
+  if (!o.quiet && lead) progress.finish();
   result.steps_done = o.steps - start;
   result.skipped_steps = skipped;
   result.final_train_loss = loss_value;

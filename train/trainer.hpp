@@ -1,17 +1,21 @@
 // The one training loop, for language models on token shards (`dasg train`) and for sequence
 // classification (`dasg finetune`, train/classifier.hpp) alike (DESIGN §7.4, §7.7, §8). A step:
 //   the DSSE schedule (RouterState::begin_step); lr from warm-up + cosine; grad_accum
-//   micro-batches, each forward → loss + REINFORCE surrogate → (total / grad_accum).backward();
-//   one device→host copy of the step's loss terms, gradient norm and routing counters; a
-//   non-finite loss or gradient skips the step (counted; max_bad_steps in a row stop the run with
-//   the last checkpoint intact); global-norm clipping; the optimizer step; RouterState::end_step
+//   micro-batches, each forward → loss + REINFORCE surrogate → (total / (N·grad_accum)).backward()
+//   on each of N ranks (N = 1 without a launcher); the gradients summed over the ranks; one
+//   device→host copy of the step's loss terms, gradient norm and routing counters (summed over
+//   the ranks); a non-finite loss or gradient skips the step (counted; max_bad_steps in a row
+//   stop the run with the last checkpoint intact); global-norm clipping; the optimizer step; RouterState::end_step
 //   (evaluator statistics, baselines); metrics; evaluation every eval_every steps; an atomic
 //   checkpoint every ckpt_every steps and at the end. resume continues bit-identically on the CPU.
 // What differs between the two uses — the batches, the evaluation, the data position — is a
-// TrainTask.
+// TrainTask. With a communicator of N ranks (`mpirun -np N dasg train`) the loop is data
+// parallel (train/data_parallel.hpp): --batch stays the per-rank micro-batch, and the run equals
+// one process with grad_accum N·grad_accum; rank 0 alone writes checkpoints and metrics.
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -20,6 +24,9 @@
 #include "model/config.hpp"
 
 namespace dasg {
+namespace dist {
+class Communicator;
+}
 
 class Model;
 class Parameters;
@@ -55,6 +62,7 @@ struct TrainOptions {
   bool reset_optimizer = false;     // resume with fresh optimizer moments (optim.safetensors unread)
   bool no_val = false;              // LM: no validation split; no evaluation at all
   bool tensorboard = true;          // a TensorBoard event file beside metrics.jsonl (train/event_file.hpp)
+  std::shared_ptr<dist::Communicator> comm;  // the ranks of a data-parallel run; null: one process
   double min_lr_value() const { return min_lr < 0 ? lr / 10 : min_lr; }
 };
 

@@ -1,0 +1,20 @@
+// Bucketed collectives: the tensors of one all-reduce are flattened into a few contiguous buffers
+// (grouped by dtype, each at most bucket_bytes; a tensor larger than that is a bucket of its
+// own), the backend reduces each buffer in one call, and the results are copied back. A bucket
+// holding a single tensor is reduced in place, without a copy.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "engine/tensor.hpp"
+
+namespace dasg::dist {
+
+// Checks that `tensors` are defined, f32 or f64 and on one device (naming `who`), then calls
+// `reduce` on every bucket, in the order of the tensors; the same list gives the same buckets on
+// every rank.
+void for_each_bucket(const std::vector<Tensor>& tensors, int64_t bucket_bytes, const char* who,
+                     const std::function<void(Tensor& flat)>& reduce);
+
+}  // namespace dasg::dist

@@ -1,0 +1,397 @@
+// Suite "dist": the communicator's collectives and data-parallel training (LM and fine-tuning), run by tests/dist.sh
+// under `mpirun -np 2` (in one process every case says so and skips). Each rank runs the
+// one-process references itself, in a folder of its own, then both train together; rank 0
+// compares the files rank 0 wrote. Also the fault cases tests/dist.sh runs on their own
+// ("dist-fault:", skipped unless selected): a rank that dies or hangs mid-run.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <thread>
+
+#include "dist/communicator.hpp"
+#include "model/config.hpp"
+#include "tests/train_data.hpp"
+#include "data/synthetic.hpp"
+#include "train/checkpoint.hpp"
+#include "train/classifier.hpp"
+#include "train/optimizer.hpp"
+#include "train/trainer.hpp"
+
+using namespace dasg;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Short enough that a case failing on one rank ends the run in a minute, not ten.
+dist::CommOptions test_comm() {
+  dist::CommOptions o;
+  o.timeout_s = 60;
+  return o;
+}
+
+// The launcher's communicator, or null (and a message) when not run by mpirun with 2 ranks.
+std::shared_ptr<dist::Communicator> two_ranks(const dist::CommOptions& o = test_comm()) {
+  std::shared_ptr<dist::Communicator> c = dist::from_launcher("test_dist", o);
+  if (c->size() != 2) {
+    MESSAGE("skipped: needs 2 ranks (tests/dist.sh runs this under mpirun -np 2); world size is " << c->size());
+    return nullptr;
+  }
+  return c;
+}
+
+// A fresh folder of this rank's own.
+std::string tmp(const std::string& name) {
+  const fs::path p = fs::temp_directory_path() / name;
+  fs::remove_all(p);
+  return p.string();
+}
+
+// A fresh folder both ranks use: rank 0 clears it, then both go on.
+std::string shared_tmp(dist::Communicator& comm, const std::string& name) {
+  const fs::path p = fs::temp_directory_path() / name;
+  if (comm.rank() == 0) fs::remove_all(p);
+  comm.barrier();
+  return p.string();
+}
+
+// A 10-step run of a tiny preset on the toy shards: B sequences of 32 tokens, no evaluation.
+TrainOptions options(const std::string& preset, const std::string& data, const std::string& out) {
+  TrainOptions o;
+  o.model = Config::load("train/configs/" + preset + ".json");
+  if (o.model.ffn == "dasg") o.model.dsse.transfer_step = 3;  // sampling and REINFORCE from step 3 on
+  o.data_dir = data;
+  o.out_dir = out;
+  o.steps = 10;
+  o.batch = 2;
+  o.seq_len = 32;
+  o.warmup = 2;
+  o.lr = 3e-3;
+  // Exactly-zero gradients (attention's key bias) are rounding noise that differs with the batch
+  // split; AdamW with eps 1e-8 would turn it into lr-sized steps (see tests/test_device_train.cpp).
+  o.adam_eps = 1e-5;
+  o.eval_every = 0;
+  o.ckpt_every = 0;
+  o.no_val = true;
+  o.tensorboard = false;
+  o.quiet = true;
+  return o;
+}
+
+// Relative to `rel`, with an absolute floor of 1e-7 for values that are round-off themselves
+// (the REINFORCE surrogate of a step whose advantages are centred on the batch's own mean).
+bool close(double a, double b, double rel = 1e-5) {
+  return std::abs(a - b) <= rel * std::max(std::abs(a), std::abs(b)) + 1e-7;
+}
+
+// Two JSON values alike: numbers to `rel`, arrays element by element, anything else equal.
+void check_same_value(const nlohmann::json& a, const nlohmann::json& b, double rel) {
+  if (a.is_number() && b.is_number()) {
+    CHECK(close(a.get<double>(), b.get<double>(), rel));
+  } else if (a.is_array() && b.is_array()) {
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) check_same_value(a[i], b[i], rel);
+  } else {
+    CHECK(a == b);
+  }
+}
+
+// Every number of two step records (losses, norm, routing statistics) to `rel`, tokens/s aside.
+void check_same_step(const nlohmann::json& a, const nlohmann::json& b, double rel = 1e-5) {
+  for (const auto& [key, va] : a.items()) {
+    if (key == "tokens_per_s") continue;
+    INFO("step " << a["step"] << ", " << key << ": " << va.dump() << " vs " << b.value(key, nlohmann::json()).dump());
+    REQUIRE(b.contains(key));
+    check_same_value(va, b[key], rel);
+  }
+}
+
+// Every tensor of two checkpoints' models (parameters and the evaluator buffers) to `rel` of
+// the tensor's largest magnitude, the router state and the data position; with `same_split`
+// (the same micro-batch size and count) also the loader options and the random state.
+void check_same_checkpoint(const std::string& a, const std::string& b, bool same_split = true, double rel = 1e-5) {
+  const Checkpoint ca = load_checkpoint(a), cb = load_checkpoint(b);
+  REQUIRE(ca.model.size() == cb.model.size());
+  for (size_t i = 0; i < ca.model.size(); ++i) {
+    INFO(ca.model[i].first);
+    REQUIRE(ca.model[i].first == cb.model[i].first);
+    const std::vector<float> x = ca.model[i].second.to_vector<float>(), y = cb.model[i].second.to_vector<float>();
+    double scale = 0, diff = 0;
+    for (size_t k = 0; k < x.size(); ++k) {
+      scale = std::max(scale, (double)std::abs(x[k]));
+      diff = std::max(diff, (double)std::abs(x[k] - y[k]));
+    }
+    CHECK(diff <= rel * scale + 1e-9);
+  }
+  for (const char* key : {"offset", "epoch"})  // the LM loader's position (what a split leaves the same)
+    CHECK(ca.state["loader"].value(key, nlohmann::json()) == cb.state["loader"].value(key, nlohmann::json()));
+  if (same_split) {
+    CHECK(ca.state["loader"] == cb.state["loader"]);
+    CHECK(ca.state["rng"] == cb.state["rng"]);
+  }
+  CHECK(ca.state["step"] == cb.state["step"]);
+  for (size_t l = 0; l < ca.state["adr"].size(); ++l) {
+    CHECK(ca.state["adr"][l]["baseline_set"] == cb.state["adr"][l]["baseline_set"]);
+    CHECK(close(ca.state["adr"][l]["baseline"].get<double>(), cb.state["adr"][l]["baseline"].get<double>()));
+  }
+}
+
+void check_same_run(const std::string& out_a, const std::string& out_b, size_t steps, bool same_split = true) {
+  const auto ra = test::step_records(out_a + "/metrics.jsonl"), rb = test::step_records(out_b + "/metrics.jsonl");
+  REQUIRE(ra.size() == steps);
+  REQUIRE(rb.size() == steps);
+  for (size_t i = 0; i < steps; ++i) check_same_step(ra[i], rb[i]);
+  check_same_checkpoint(out_a + "/checkpoint", out_b + "/checkpoint", same_split);
+}
+
+// The parameters as the hook sees them (before the step's update), copied to the host.
+std::vector<Tensor> host_copy(const std::vector<NamedParam>& ps) {
+  std::vector<Tensor> out;
+  for (const NamedParam& p : ps) out.push_back(p.tensor.to(kCPU).clone());
+  return out;
+}
+
+struct Crash {};
+
+}  // namespace
+
+TEST_SUITE("dist") {
+  TEST_CASE("dist: all-reduce in buckets, broadcast, barrier and all-to-all-v on 2 ranks") {
+    dist::CommOptions small;
+    small.bucket_bytes = 64;  // 16 floats: several buckets, and tensors larger than one
+    auto comm = two_ranks(small);
+    if (!comm) return;
+    const int r = comm->rank();
+    std::vector<Tensor> ts = {Tensor::full({3}, 1.0 + r), Tensor::full({40}, 10.0 * (r + 1)),
+                              Tensor::full({2, 2}, 0.5 * r, DType::f64), Tensor::full({5}, -1.0 * r)};
+    comm->all_reduce_sum(ts);
+    CHECK(ts[0].to_vector<float>() == std::vector<float>(3, 3.0f));
+    CHECK(ts[1].to_vector<float>() == std::vector<float>(40, 30.0f));
+    CHECK(ts[2].to_vector<double>() == std::vector<double>(4, 0.5));
+    CHECK(ts[3].to_vector<float>() == std::vector<float>(5, -1.0f));
+    std::vector<double> v = {1.0 * r, 2.0};
+    comm->all_reduce_sum(v);
+    CHECK(v == std::vector<double>{1.0, 4.0});
+    std::vector<Tensor> b = {Tensor::full({4}, r == 0 ? 7.0 : -1.0), Tensor::full({2}, r == 0 ? 3.0 : 0.0, DType::i32)};
+    comm->broadcast(b, 0);
+    CHECK(b[0].to_vector<float>() == std::vector<float>(4, 7.0f));
+    CHECK(b[1].to_vector<int32_t>() == std::vector<int32_t>(2, 3));
+    std::string s = r == 1 ? "from rank one" : "";
+    comm->broadcast(s, 1);
+    CHECK(s == "from rank one");
+    comm->barrier();
+    // Rank r sends r+1 rows to rank 0 and none to rank 1; rows hold [sender, row].
+    std::vector<float> rows;
+    for (int k = 0; k <= r; ++k) rows.insert(rows.end(), {(float)r, (float)k});
+    std::vector<int64_t> recv;
+    Tensor got = comm->all_to_all_rows(Tensor::from_vector(rows, {r + 1, 2}), {r + 1, 0}, recv);
+    if (r == 0) {
+      CHECK(recv == std::vector<int64_t>{1, 2});
+      CHECK(got.to_vector<float>() == std::vector<float>{0, 0, 1, 0, 1, 1});
+    } else {
+      CHECK(recv == std::vector<int64_t>{0, 0});
+      CHECK(got.size(0) == 0);
+    }
+  }
+
+  TEST_CASE("dist: 2 ranks x batch B train as 1 process x grad-accum 2 x B (dasg, switch, dsmoe; 10 steps)") {
+    auto comm = two_ranks();
+    if (!comm) return;
+    const int r = comm->rank();
+    const std::string data = test::make_lm_data("dasg_dist_data_" + std::to_string(r));
+    for (const char* preset : {"dasg-tiny", "switch-tiny", "dsmoe-tiny"}) {
+      INFO(preset);
+      const std::string ref = tmp(std::string("dasg_dist_ref_") + preset + "_" + std::to_string(r));
+      TrainOptions one = options(preset, data, ref);
+      one.grad_accum = 2;
+      train_language_model(one);  // this rank alone
+      const std::string dp = shared_tmp(*comm, std::string("dasg_dist_dp_") + preset);
+      TrainOptions two = options(preset, data, dp);
+      two.comm = comm;
+      std::vector<Tensor> last;  // the parameters before the last update, on this rank
+      TrainResult res = train_language_model(two, [&](int64_t step, const std::vector<NamedParam>& ps) {
+        if (step == two.steps - 1) last = host_copy(ps);
+      });
+      CHECK(res.checkpoint_written);
+      // The ranks hold the same parameters, to the bit.
+      std::vector<Tensor> from0;
+      for (const Tensor& t : last) from0.push_back(t.clone());
+      comm->broadcast(from0, 0);
+      for (size_t i = 0; i < last.size(); ++i) CHECK(last[i].to_vector<float>() == from0[i].to_vector<float>());
+      if (r == 0) check_same_run(ref, dp, 10);
+      comm->barrier();
+    }
+  }
+
+  TEST_CASE("dist: 2 ranks x grad-accum 2 x B train as 1 process x grad-accum 4 x B (dasg)") {
+    // Global micro-batch j = k·2 + r: rank 0 runs j = 0, 2 and rank 1 j = 1, 3, each with its
+    // batch and random stream.
+    auto comm = two_ranks();
+    if (!comm) return;
+    const int r = comm->rank();
+    const std::string data = test::make_lm_data("dasg_dist_data_" + std::to_string(r));
+    const std::string ref = tmp("dasg_dist_ref4_" + std::to_string(r));
+    TrainOptions one = options("dasg-tiny", data, ref);
+    one.grad_accum = 4;
+    train_language_model(one);
+    const std::string dp = shared_tmp(*comm, "dasg_dist_dp4");
+    TrainOptions two = options("dasg-tiny", data, dp);
+    two.comm = comm;
+    two.grad_accum = 2;
+    train_language_model(two);
+    if (r == 0) check_same_run(ref, dp, 10);
+    comm->barrier();
+  }
+
+  TEST_CASE("dist: finetune on 2 ranks x B as 1 process x grad-accum 2 x B (dasg encoder, ListOps)") {
+    // ListOps batches are cut to their longest sequence, so the micro-batches differ in length
+    // and in the random numbers they draw: the stream of the step's last one continues.
+    auto comm = two_ranks();
+    if (!comm) return;
+    const int r = comm->rank();
+    data::SyntheticTask task;
+    task.listops.min_length = 4;
+    task.listops.max_length = 32;
+    task.n_train = 128, task.n_dev = 32, task.n_test = 16;
+    const data::SyntheticSplits s = data::generate_splits(task);
+    auto options = [&](const std::string& out) {
+      ClassifierOptions o;
+      o.model = encoder_config(Config::load("train/configs/dasg-tiny.json"), task.T(), task.n_classes());
+      o.model.vocab_size = task.vocab_size();
+      o.model.dsse.transfer_step = 2;
+      o.model.validate();
+      o.out_dir = out;
+      o.steps = 8;
+      o.batch = 4;
+      o.warmup = 2;
+      o.adam_eps = 1e-5;
+      o.eval_every = 0;
+      o.ckpt_every = 0;
+      o.tensorboard = false;
+      o.quiet = true;
+      return o;
+    };
+    const std::string ref = tmp("dasg_dist_ft_ref_" + std::to_string(r));
+    ClassifierOptions one = options(ref);
+    one.grad_accum = 2;
+    const ClassifierResult a = train_classifier(one, s.train, s.dev, &s.test);
+    const std::string dp = shared_tmp(*comm, "dasg_dist_ft_dp");
+    ClassifierOptions two = options(dp);
+    two.comm = comm;
+    const ClassifierResult b = train_classifier(two, s.train, s.dev, &s.test);
+    CHECK(close(a.dev.loss, b.dev.loss));  // every rank evaluates the same model
+    CHECK(a.dev.accuracy == b.dev.accuracy);
+    CHECK(close(a.test.loss, b.test.loss));
+    if (r == 0) check_same_run(ref, dp, 8);
+    comm->barrier();
+  }
+
+  TEST_CASE("dist: 2 ranks x batch B train as 1 process x batch 2B where the loss is a token mean (dsmoe)") {
+    // dsmoe's loss (CE + sparsity) is a mean over the batch's tokens, so the split does not
+    // change it; the Switch balance loss, its capacity and REINFORCE's normalisation are per
+    // micro-batch, so for switch and dasg 2B is not the same objective (the grad-accum case is).
+    auto comm = two_ranks();
+    if (!comm) return;
+    const int r = comm->rank();
+    const std::string data = test::make_lm_data("dasg_dist_data_" + std::to_string(r));
+    const std::string ref = tmp("dasg_dist_ref2b_" + std::to_string(r));
+    TrainOptions one = options("dsmoe-tiny", data, ref);
+    one.batch = 4;
+    train_language_model(one);
+    const std::string dp = shared_tmp(*comm, "dasg_dist_dp2b");
+    TrainOptions two = options("dsmoe-tiny", data, dp);
+    two.comm = comm;
+    train_language_model(two);
+    if (r == 0) check_same_run(ref, dp, 10, false);  // B 4 x 1 vs 2 x 2: the same samples, other splits
+    comm->barrier();
+  }
+
+  TEST_CASE("dist: a 2-rank checkpoint resumes in 1 process, and a 1-process one on 2 ranks") {
+    auto comm = two_ranks();
+    if (!comm) return;
+    const int r = comm->rank();
+    const std::string data = test::make_lm_data("dasg_dist_data_" + std::to_string(r));
+    auto crash_at_6 = [](int64_t step, const std::vector<NamedParam>&) {
+      if (step == 6) throw Crash{};
+    };
+    // The uninterrupted run (1 process, grad-accum 2; equal to 2 ranks by the case above).
+    const std::string whole = tmp("dasg_dist_whole_" + std::to_string(r));
+    TrainOptions w = options("dasg-tiny", data, whole);
+    w.grad_accum = 2;
+    train_language_model(w);
+    const auto rw = test::step_records(whole + "/metrics.jsonl");
+    REQUIRE(rw.size() == 10);
+
+    // 2 ranks write a checkpoint at step 5 and crash at step 6; 1 process resumes from it.
+    const std::string cut2 = shared_tmp(*comm, "dasg_dist_cut2");
+    TrainOptions c2 = options("dasg-tiny", data, cut2);
+    c2.comm = comm;
+    c2.ckpt_every = 5;
+    CHECK_THROWS_AS(train_language_model(c2, crash_at_6), Crash);
+    comm->barrier();
+    const std::string res1 = tmp("dasg_dist_res1_" + std::to_string(r));
+    TrainOptions r1 = options("dasg-tiny", data, res1);
+    r1.grad_accum = 2;
+    r1.resume = cut2 + "/checkpoint";
+    train_language_model(r1);
+    const auto rr1 = test::step_records(res1 + "/metrics.jsonl");
+    REQUIRE(rr1.size() == 5);
+    for (size_t i = 0; i < 5; ++i) check_same_step(rw[5 + i], rr1[i]);
+    check_same_checkpoint(whole + "/checkpoint", res1 + "/checkpoint");
+
+    // 1 process (rank 0's) writes one at step 5 and crashes; 2 ranks resume from it.
+    const std::string cut1 = shared_tmp(*comm, "dasg_dist_cut1");
+    if (r == 0) {
+      TrainOptions c1 = options("dasg-tiny", data, cut1);
+      c1.grad_accum = 2;
+      c1.ckpt_every = 5;
+      CHECK_THROWS_AS(train_language_model(c1, crash_at_6), Crash);
+    }
+    comm->barrier();
+    const std::string res2 = shared_tmp(*comm, "dasg_dist_res2");
+    TrainOptions r2 = options("dasg-tiny", data, res2);
+    r2.comm = comm;
+    r2.resume = cut1 + "/checkpoint";
+    train_language_model(r2);
+    if (r == 0) {
+      const auto rr2 = test::step_records(res2 + "/metrics.jsonl");
+      REQUIRE(rr2.size() == 5);
+      for (size_t i = 0; i < 5; ++i) check_same_step(rw[5 + i], rr2[i]);
+      check_same_checkpoint(whole + "/checkpoint", res2 + "/checkpoint");
+    }
+    comm->barrier();
+  }
+
+  // The fault cases: tests/dist.sh runs each on its own (they end the run) and checks that every
+  // rank exits with an error within a bounded time.
+  TEST_CASE("dist-fault: rank 1 is killed at step 3" * doctest::skip()) {
+    auto comm = two_ranks();
+    if (!comm) return;
+    const std::string data = test::make_lm_data("dasg_dist_data_" + std::to_string(comm->rank()));
+    TrainOptions o = options("dasg-tiny", data, tmp("dasg_dist_kill_" + std::to_string(comm->rank())));
+    o.comm = comm;
+    o.steps = 1000;
+    train_language_model(o, [&](int64_t step, const std::vector<NamedParam>&) {
+      if (step == 3 && comm->rank() == 1) std::raise(SIGKILL);
+    });
+    FAIL("the run went on after rank 1 was killed");
+  }
+
+  TEST_CASE("dist-fault: rank 1 hangs at step 3, rank 0 times out after 3 s" * doctest::skip()) {
+    dist::CommOptions o3;
+    o3.timeout_s = 3;
+    auto comm = two_ranks(o3);
+    if (!comm) return;
+    const std::string data = test::make_lm_data("dasg_dist_data_" + std::to_string(comm->rank()));
+    TrainOptions o = options("dasg-tiny", data, tmp("dasg_dist_hang_" + std::to_string(comm->rank())));
+    o.comm = comm;
+    o.steps = 1000;
+    train_language_model(o, [&](int64_t step, const std::vector<NamedParam>&) {
+      if (step == 3 && comm->rank() == 1) std::this_thread::sleep_for(std::chrono::seconds(600));
+    });
+    FAIL("the run went on while rank 1 hung");
+  }
+}
