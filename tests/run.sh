@@ -8,7 +8,7 @@
 #                      `parity:` test (DESIGN.md §10) and the whole-model ones of
 #                      tests/test_device_train.cpp (training on the emulated CUDA(0) against the CPU);
 #   3. build-fuzz/     the libFuzzer targets of every parser of untrusted input (tests/fuzz.sh),
-#                      each fuzzed for FUZZ_SECONDS (default 20) from its committed corpus.
+#                      each fuzzed for FUZZ_SECONDS (default 10) from its committed corpus.
 # Usage: tests/run.sh            (JOBS=N to change the build parallelism; default: all cores;
 #                                 FUZZ_SECONDS=0 skips the fuzzing)
 set -euo pipefail
@@ -34,7 +34,7 @@ if [ -f engine/cuda/emulator/CMakeLists.txt ]; then
   OMP_WAIT_POLICY=passive ctest --test-dir build-emu-asan -j "$JOBS" --output-on-failure -R '^(emulator|parity):'
 fi
 
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
   echo "== build-fuzz/: every parser fuzzed for ${FUZZ_SECONDS}s (libFuzzer, ASan+UBSan)"
   JOBS="$JOBS" tests/fuzz.sh "$FUZZ_SECONDS"
