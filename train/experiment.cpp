@@ -193,7 +193,7 @@ ExperimentResult run_experiment(const ExperimentSpec& spec, const ExperimentOpti
   // Which runs are finished already.
   ExperimentResult result;
   std::vector<nlohmann::json> done(runs.size());
-  std::vector<size_t> todo;
+  std::vector<size_t> pending;
   for (size_t i = 0; i < runs.size(); ++i) {
     const std::string path = (fs::path(runs[i].dir) / "done.json").string();
     if (fs::exists(path)) {
@@ -207,12 +207,12 @@ ExperimentResult run_experiment(const ExperimentSpec& spec, const ExperimentOpti
         continue;
       }
     }
-    todo.push_back(i);
+    pending.push_back(i);
   }
   if (!o.quiet)
     std::fprintf(stderr, "experiment %s: %zu cells x %zu seeds = %zu runs; %lld finished already, %zu to run, %d at "
                  "once with %d thread(s) each\n", spec.name.c_str(), cells.size(), spec.seeds.size(), runs.size(),
-                 (long long)result.reused, todo.size(), o.jobs, threads);
+                 (long long)result.reused, pending.size(), o.jobs, threads);
 
   std::mutex mu;
   std::atomic<size_t> next{0};
@@ -225,8 +225,8 @@ ExperimentResult run_experiment(const ExperimentSpec& spec, const ExperimentOpti
         if (stop) return;
       }
       const size_t k = next++;
-      if (k >= todo.size()) return;
-      CellRun& r = runs[todo[k]];
+      if (k >= pending.size()) return;
+      CellRun& r = runs[pending[k]];
       nlohmann::json d = {{"cell", r.cell->id}, {"seed", r.seed}, {"identity", r.identity}};
       const auto t0 = std::chrono::steady_clock::now();
       try {
@@ -262,15 +262,15 @@ ExperimentResult run_experiment(const ExperimentSpec& spec, const ExperimentOpti
       if (d["status"] == "ok") ++result.ran;
       else ++result.failed;
       if (!o.quiet)
-        std::fprintf(stderr, "[%lld/%zu] %s seed %llu: %s (%.0f s)%s%s\n", (long long)finished, todo.size(),
+        std::fprintf(stderr, "[%lld/%zu] %s seed %llu: %s (%.0f s)%s%s\n", (long long)finished, pending.size(),
                      r.cell->id.c_str(), (unsigned long long)r.seed, d["status"].get<std::string>().c_str(),
                      d["wall_s"].get<double>(), d.contains("error") ? " — " : "",
                      d.contains("error") ? d["error"].get<std::string>().c_str() : "");
-      done[todo[k]] = std::move(d);
+      done[pending[k]] = std::move(d);
     }
   };
   std::vector<std::thread> pool;
-  for (int j = 0; j < std::min<int>(o.jobs, (int)std::max<size_t>(todo.size(), 1)); ++j) pool.emplace_back(work);
+  for (int j = 0; j < std::min<int>(o.jobs, (int)std::max<size_t>(pending.size(), 1)); ++j) pool.emplace_back(work);
   for (std::thread& t : pool) t.join();
 
   result.results = experiment_results(spec, cells, done);
