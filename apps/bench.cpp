@@ -55,7 +55,8 @@ T / L), so it grows linearly in T; full attention grows quadratically.
                         length, scaled by T for gmha/local and T^2 for full) exceeds S (default 60)
   --reps N              timed repetitions per point after one warm-up, best kept (default 3;
                         a point whose first run took over 2 s is run once)
-Threads: DASG_NUM_THREADS (default: every core).
+Threads: DASG_NUM_THREADS (default: every core). DASG_PROFILE=1 adds the engine profiler's per-op-kind
+table of each point's last run.
 )";
 
 namespace {
@@ -77,12 +78,32 @@ struct Point {
   bool ran = false;
   double ms = 0, cpu_ms = 0, mb = 0;  // wall time, process CPU time (all threads), peak MB
   std::string note;
+  std::vector<dasg::profiler::Entry> profile;  // of the last run, when profiling
 };
 
 struct Options {
   int64_t group_len = 256, window = 0, d_model = 256, heads = 4, reps = 3;
   double max_seconds = 60;
+  bool profile = false;  // DASG_PROFILE=1: the profiler's table of each point's last run
 };
+
+// The profiler's per-op-kind table, per step over `steps` profiled steps of `total_s` seconds;
+// returns the summed forward and backward op seconds per step.
+std::pair<double, double> print_profile(const std::vector<dasg::profiler::Entry>& entries, int64_t steps,
+                                        double total_s) {
+  std::printf("  %-26s %10s %8s %10s %8s %7s\n", "op kind", "fwd ms", "calls", "bwd ms", "calls", "share");
+  double fsum = 0, bsum = 0;
+  const double k = 1.0 / (double)steps;
+  for (const dasg::profiler::Entry& e : entries) {
+    fsum += e.seconds[0] * k;
+    bsum += e.seconds[1] * k;
+    std::printf("  %-26s %10.2f %8lld %10.2f %8lld %6.1f%%\n", e.name.c_str(), e.seconds[0] * k * 1e3,
+                (long long)(e.calls[0] / steps), e.seconds[1] * k * 1e3, (long long)(e.calls[1] / steps),
+                100.0 * (e.seconds[0] + e.seconds[1]) / total_s);
+  }
+  std::printf("  %-26s %10.2f %8s %10.2f\n", "(ops, summed)", fsum * 1e3, "", bsum * 1e3);
+  return {fsum, bsum};
+}
 
 // One attention layer of `kind` for inputs of length T.
 dasg::Config layer_config(const std::string& kind, int64_t T, const Options& o) {
@@ -145,6 +166,7 @@ Point bench_point(const std::string& kind, int64_t T, const Options& o) {
 
   Point p;
   p.ran = true;
+  if (o.profile) dasg::profiler::reset();  // a point run once is profiled whole
   const Run first = run_once(attn, params, x, batch);
   p.ms = first.wall_s * 1e3;
   p.cpu_ms = first.cpu_s * 1e3;
@@ -152,12 +174,14 @@ Point bench_point(const std::string& kind, int64_t T, const Options& o) {
   if (first.wall_s <= 2.0) {  // the first run was the warm-up
     p.ms = p.cpu_ms = 1e300;
     for (int64_t r = 0; r < std::max<int64_t>(o.reps, 1); ++r) {
+      if (o.profile && r == std::max<int64_t>(o.reps, 1) - 1) dasg::profiler::reset();
       const Run run = run_once(attn, params, x, batch);
       p.ms = std::min(p.ms, run.wall_s * 1e3);
       p.cpu_ms = std::min(p.cpu_ms, run.cpu_s * 1e3);
       p.mb = std::max(p.mb, run.peak_bytes / (1024.0 * 1024.0));
     }
   }
+  if (o.profile) p.profile = dasg::profiler::entries();
   return p;
 }
 
@@ -187,6 +211,7 @@ static int attention_main(int argc, char** argv) {
   o.heads = flags.integer("heads", 4);
   o.max_seconds = flags.number("max-seconds", 60);
   o.reps = flags.integer("reps", 3);
+  o.profile = dasg::profiler::enabled();
   if (o.group_len < 1 || o.d_model < 1 || o.heads < 1 || o.d_model % o.heads != 0)
     throw UsageError("dasg bench attention: expected --group-len >= 1 and --heads dividing --d-model");
   if (o.window != 0 && (o.window < 1 || o.window > o.group_len))
@@ -221,6 +246,7 @@ static int attention_main(int argc, char** argv) {
   std::vector<Point> last(layers.size());
   std::vector<int64_t> last_T(layers.size(), 0);
   std::vector<std::string> notes;
+  std::vector<std::pair<std::string, Point>> profiles;
   for (int64_t T : lengths) {
     std::printf("%8lld", (long long)T);
     std::fflush(stdout);
@@ -239,12 +265,17 @@ static int attention_main(int argc, char** argv) {
       Point p = bench_point(kind, T, o);
       std::printf(" %10.1f %11.1f %10.1f", p.ms, p.cpu_ms, p.mb);
       std::fflush(stdout);
+      if (o.profile) profiles.emplace_back(dasg::detail::concat(kind, " at T = ", T), p);
       last[k] = p;
       last_T[k] = T;
     }
     std::printf("\n");
   }
   for (const std::string& n : notes) std::printf("note: %s\n", n.c_str());
+  for (const auto& [what, p] : profiles) {
+    std::printf("profile of %s (one forward+backward, %.1f ms):\n", what.c_str(), p.ms);
+    print_profile(p.profile, 1, p.ms / 1e3);
+  }
   return 0;
 }
 
@@ -406,17 +437,8 @@ int bench_train_main(int argc, char** argv) {
               flops / med / 1e9);
   std::printf("profile over %lld steps (%.1f ms/step), per step:\n", (long long)prof_steps,
               prof_total / (double)prof_steps * 1e3);
-  std::printf("  %-26s %10s %8s %10s %8s %7s\n", "op kind", "fwd ms", "calls", "bwd ms", "calls", "share");
-  double fsum = 0, bsum = 0;
+  const auto [fsum, bsum] = print_profile(dasg::profiler::entries(), prof_steps, prof_total);
   const double k = 1.0 / (double)prof_steps;
-  for (const dasg::profiler::Entry& e : dasg::profiler::entries()) {
-    fsum += e.seconds[0] * k;
-    bsum += e.seconds[1] * k;
-    std::printf("  %-26s %10.2f %8lld %10.2f %8lld %6.1f%%\n", e.name.c_str(), e.seconds[0] * k * 1e3,
-                (long long)(e.calls[0] / prof_steps), e.seconds[1] * k * 1e3, (long long)(e.calls[1] / prof_steps),
-                100.0 * (e.seconds[0] + e.seconds[1]) / prof_total);
-  }
-  std::printf("  %-26s %10.2f %8s %10.2f\n", "(ops, summed)", fsum * 1e3, "", bsum * 1e3);
   double pf = 0, pb = 0, po = 0;
   for (int64_t i = steps; i < total; ++i) {
     pf += times[(size_t)i].forward * k;

@@ -58,15 +58,37 @@ AttentionOutput Attention::forward(const Tensor& x, const BatchInfo& batch, Atte
   return {proj_(o), a.complexity, a.importance};
 }
 
+// u'_i = u_i + W2_g·GELU(W1_g·u_i + b1_g) + b2_g. The full groups run at once: their rows laid
+// out group-major, [G, B·L, D], through two batched GEMMs against the groups' weights stacked
+// [G, out, in] (one GEMM per group per pass, no per-group slice whose backward would write a
+// whole-sequence gradient, G of them summed: O(G·T·D) at long T). A last, partial group
+// (T not a multiple of L, as in generation) takes its own MLP.
 Tensor Attention::refine_groups(const Tensor& u, int64_t T) const {
   if (group_mlp_.empty()) return u;
-  const int64_t L = cfg_.group_len(), groups = (T + L - 1) / L;
-  std::vector<Tensor> parts;
-  for (int64_t g = 0; g < groups; ++g) {
-    Tensor ug = groups == 1 ? u : slice(u, 1, g * L, std::min(L, T - g * L));
-    parts.push_back(ug + group_mlp_[(size_t)g].fc2(group_mlp_[(size_t)g].fc1.gelu(ug)));
+  const int64_t B = u.shape()[0], D = cfg_.d_model, L = cfg_.group_len(), full = T / L, rest = T - full * L;
+  std::vector<Tensor> y;
+  if (full > 0) {
+    const int64_t Hg = cfg_.gmha.group_mlp_hidden;
+    auto fc = [&](Linear GroupMlp::*layer, const Tensor& x, int64_t out, int64_t in) {
+      std::vector<Tensor> w, b;
+      for (int64_t g = 0; g < full; ++g) {
+        const Linear& l = group_mlp_[(size_t)g].*layer;
+        w.push_back(reshape(l.weight, {1, out, in}));
+        b.push_back(reshape(l.bias, {1, 1, out}));
+      }
+      return bmm(x, full == 1 ? w[0] : concat(w, 0), false, true) + (full == 1 ? b[0] : concat(b, 0));
+    };
+    const Tensor whole = rest ? slice(u, 1, 0, full * L) : u;
+    const Tensor x = reshape(permute(reshape(whole, {B, full, L, D}), {1, 0, 2, 3}), {full, B * L, D});
+    const Tensor h = gelu(fc(&GroupMlp::fc1, x, Hg, D));
+    const Tensor o = fc(&GroupMlp::fc2, h, D, Hg);  // [G, B·L, D]
+    y.push_back(reshape(permute(reshape(o, {full, B, L, D}), {1, 0, 2, 3}), {B, full * L, D}));
   }
-  return groups == 1 ? parts[0] : concat(parts, 1);
+  if (rest > 0) {
+    const GroupMlp& m = group_mlp_[(size_t)full];
+    y.push_back(m.fc2(m.fc1.gelu(slice(u, 1, full * L, rest))));
+  }
+  return u + (y.size() == 1 ? y[0] : concat(y, 1));
 }
 
 // c_i = concat_h Σ_{g'∈V(i)} softmax(a_i·k_g'/√d) v_g', with m_g the mean of u' over the real

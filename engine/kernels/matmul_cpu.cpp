@@ -1,9 +1,13 @@
 // gemm on the CPU: Eigen maps over the tensors' storage (row-major, no copies in or out).
 //   C[b] (M×N) = alpha · op(A[b]) (M×K) · op(B[b]) (K×N) + beta · C[b]
-// A single GEMM uses Eigen's own threading; a batch of small GEMMs is spread over threads.
+// A single GEMM uses Eigen's own threading. A batch is spread over threads, one whole GEMM per
+// thread (Eigen runs serially inside a parallel region), when its GEMMs are small or when it
+// splits evenly: Eigen's threaded GEMM synchronises its threads by spinning, which dominated the
+// small per-group and per-head products of GMHA (half the time of a T = 1K layer, `perf`).
 #include <Eigen/Core>
 
 #include "engine/kernels/matmul.hpp"
+#include "engine/parallel.hpp"
 
 namespace dasg::kernels {
 
@@ -48,8 +52,10 @@ void gemm_cpu(const GemmShape& s, const Tensor& A, const Tensor& B, Tensor& C, d
       gemm_one<T>(s, a, b, c, (T)alpha, (T)beta);
       return;
     }
-    const bool small = s.M * s.N * s.K < 64 * 64 * 64;
-#pragma omp parallel for if (small)
+    const int64_t threads = num_threads();
+    const bool over_batch =
+        s.M * s.N * s.K < 64 * 64 * 64 || s.batch % threads == 0 || s.batch >= 4 * threads;
+#pragma omp parallel for schedule(static) if (over_batch)
     for (int64_t i = 0; i < s.batch; ++i)
       gemm_one<T>(s, a + i * s.stride_a, b + i * s.stride_b, c + i * s.stride_c, (T)alpha, (T)beta);
   });

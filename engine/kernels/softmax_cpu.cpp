@@ -3,10 +3,13 @@
 //   forward:   m = max_c x;  s = Σ_c exp(x − m);  y = exp(x − m)/s   or   y = x − m − ln s
 //   backward:  softmax:      gx = y·(gy − Σ_c gy·y)
 //              log_softmax:  gx = gy − exp(y)·Σ_c gy
-// Row sums accumulate in double. Subtracting the row maximum keeps every exp() ≤ 1.
+// Row sums accumulate in double. Subtracting the row maximum keeps every exp() ≤ 1. The f32
+// softmax takes exp on packet math (vecmath_cpu.hpp), f64 and log_softmax stay on libm.
 #include <cmath>
+#include <type_traits>
 
 #include "engine/kernels/softmax.hpp"
+#include "engine/kernels/vecmath_cpu.hpp"
 
 namespace dasg::kernels {
 
@@ -35,6 +38,12 @@ void softmax_cpu(const Tensor& x, Tensor& y, bool log) {
         for (int64_t c = 0; c < C; ++c) s += std::exp((double)(xr[c] - m));
         const T shift = m + (T)std::log(s);
         for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] - shift;
+      } else if constexpr (std::is_same_v<T, float>) {
+        for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] - m;
+        vec::exp(yr, yr, C);
+        for (int64_t c = 0; c < C; ++c) s += (double)yr[c];
+        const float inv = (float)(1.0 / s);
+        for (int64_t c = 0; c < C; ++c) yr[c] *= inv;
       } else {
         for (int64_t c = 0; c < C; ++c) {
           T e = std::exp(xr[c] - m);
