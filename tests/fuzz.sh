@@ -8,7 +8,7 @@
 # stops the run; it is left in build-fuzz/artifacts/<t>/ — copy it to tests/fuzz/regressions/<t>/
 # once fixed, so the normal test suite replays it (tests/test_model_fuzz_inputs.cpp).
 # Prints the executions per target; exit status 1 if any target found something.
-# JOBS=N for the build (default 2).
+# JOBS=N for the build and for the targets fuzzed at once (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:?usage: tests/fuzz.sh SECONDS [TARGET...]}
@@ -25,14 +25,12 @@ fi
 cmake -S tests/fuzz -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 cmake --build build-fuzz -j "$JOBS" >/dev/null
 
-status=0
-summary=()
-for t in "${TARGETS[@]}"; do
-  work=build-fuzz/corpus/$t art=build-fuzz/artifacts/$t
+# One target: fuzz it, then write its summary line to build-fuzz/<t>.result (exit 0 or 1).
+fuzz_one() {
+  local t=$1 work=build-fuzz/corpus/$1 art=build-fuzz/artifacts/$1 log=build-fuzz/$1.log rc execs cov
   mkdir -p "$work" "$art"
-  seeds=(tests/fuzz/corpus/$t)
+  local seeds=(tests/fuzz/corpus/$t)
   [ -d tests/fuzz/regressions/$t ] && seeds+=(tests/fuzz/regressions/$t)
-  log=build-fuzz/$t.log
   set +e
   build-fuzz/fuzz_$t "$work" "${seeds[@]}" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 \
     -max_len=16384 -detect_leaks=1 -print_final_stats=1 -artifact_prefix="$art/" >"$log" 2>&1
@@ -41,12 +39,28 @@ for t in "${TARGETS[@]}"; do
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
   if [ $rc -eq 0 ]; then
-    summary+=("$t: ok, $execs executions in ${SECONDS_PER_TARGET}s ($cov)")
+    echo "$t: ok, $execs executions in ${SECONDS_PER_TARGET}s ($cov)" >"build-fuzz/$t.result"
   else
-    status=1
-    summary+=("$t: FAILED (exit $rc) after $execs executions; see $log and $art/")
+    echo "$t: FAILED (exit $rc) after $execs executions; see $log and $art/" >"build-fuzz/$t.result"
     grep -E "ERROR|SUMMARY|PropertyFailure|Timeout|deadly" "$log" | head -5 >&2 || true
+    return 1
+  fi
+}
+
+# JOBS targets at a time (each fuzzer is one process on one core).
+status=0
+running=0
+for t in "${TARGETS[@]}"; do
+  fuzz_one "$t" &
+  running=$((running + 1))
+  if [ "$running" -ge "$JOBS" ]; then
+    wait -n || status=1
+    running=$((running - 1))
   fi
 done
-printf '%s\n' "${summary[@]}"
+while [ "$running" -gt 0 ]; do
+  wait -n || status=1
+  running=$((running - 1))
+done
+for t in "${TARGETS[@]}"; do cat "build-fuzz/$t.result"; done
 exit $status

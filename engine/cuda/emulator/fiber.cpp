@@ -81,15 +81,9 @@ Fiber::Fiber() {
   if (p == MAP_FAILED) throw std::runtime_error("CUDA emulator: cannot map a thread stack");
   mprotect(p, kGuardBytes, PROT_NONE);
   base = static_cast<char*>(p);
-#ifdef DASG_EMU_TSAN
-  tsan = __tsan_create_fiber(0);
-#endif
 }
 
 Fiber::~Fiber() {
-#ifdef DASG_EMU_TSAN
-  __tsan_destroy_fiber(tsan);
-#endif
   munmap(base, kGuardBytes + kStackBytes);
 }
 

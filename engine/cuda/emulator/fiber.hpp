@@ -56,7 +56,7 @@ void init_context(Context& c, char* stack, size_t bytes, void (*entry)());
 // switch leaves no frame on a sanitizer's shadow call stack.
 void switch_context(Context& from, Context& to);
 
-// A stack and context for one emulated thread at a time (and, under TSan, its TSan fiber).
+// A stack and context for one emulated thread at a time.
 struct Fiber {
   Fiber();
   ~Fiber();
@@ -65,7 +65,6 @@ struct Fiber {
   char* stack() const { return base + kGuardBytes; }
   char* base;
   Context context;
-  void* tsan = nullptr;
   void* asan_fake_stack = nullptr;
 };
 

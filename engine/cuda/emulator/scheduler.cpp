@@ -8,8 +8,8 @@
 // returns while others wait, warp lanes calling with different masks or ops, or a wait nobody can
 // end is a launch failure naming the call sites, never a hang.
 //
-// Under ThreadSanitizer every emulated thread is a TSan fiber whose switches carry no
-// happens-before. Only __syncthreads() (among the block's threads) and a completed warp
+// Under ThreadSanitizer every emulated thread runs as a TSan fiber (one of 111 per slot, see
+// kTsanIdentities) whose switches carry no happens-before. Only __syncthreads() (among the block's threads) and a completed warp
 // collective (among its lanes) order memory, as on the GPU, so a missing __syncthreads() between
 // a shared-memory store and another thread's load is a race report, as racecheck's would be; the
 // emulator's own bookkeeping is hidden from TSan. Under AddressSanitizer the stack switches are
@@ -106,6 +106,7 @@ struct LaneWait {
   std::source_location where;
   uint64_t result = 0;
   unsigned present = 0;  // the lanes that took part, once complete
+  int source = -1;       // a shuffle's: the lane whose value it read (-1: none, kPoisonBits)
 };
 
 struct Launch {
@@ -188,11 +189,30 @@ struct Block {
 
 void fiber_main();
 
+// TSan identities (TSan fibers) of one slot. ThreadSanitizer's runtime (v3, GCC 12's libtsan)
+// keeps 256 vector-clock slots for all its threads and fibers; above that it steals slots at
+// every switch, which made one switch about 4x dearer (11 µs against 3, 512 fibers) and the
+// whole-model cases unfinishable. So thread t of a block runs as identity t mod kTsanIdentities
+// of its slot, 2 x 111 for the two slots plus the host threads staying under 256. Two threads
+// sharing an identity are program-ordered for TSan, so a race between threads 111 apart in one
+// block, or between a thread and the one with the same identity in a later block on the same
+// slot, goes unseen; every other pair (power-of-two strides, other warps, the other slot) is
+// checked. 111 is odd, so no power-of-two stride is a multiple of it.
+constexpr size_t kTsanIdentities = 111;
+
 // An SM slot: the fibers of the block it runs and the context of the host thread that runs them.
 // A thread takes a fiber when it first runs and gives it back when it returns, so a kernel
 // without barriers runs all its threads on one stack; under TSan, which tracks stack memory as
-// well, thread t always gets fiber t (one stack per TSan fiber).
+// well, thread t always gets fiber t (and TSan identity t mod kTsanIdentities).
 struct Slot {
+  Slot() = default;
+  Slot(const Slot&) = delete;
+  ~Slot() {
+#ifdef DASG_EMU_TSAN
+    for (void* id : tsan_ids) __tsan_destroy_fiber(id);
+#endif
+  }
+  std::vector<void*> tsan_ids;  // TSan: created as threads first need them
   std::vector<std::unique_ptr<Fiber>> fibers;
   std::vector<Fiber*> idle;       // fibers no thread holds
   std::vector<Fiber*> of_thread;  // the fiber of each started, unfinished thread of the block
@@ -250,7 +270,8 @@ void enter(Slot& s, int t) {
   __sanitizer_start_switch_fiber(&fake, f.stack(), kStackBytes);
 #endif
 #ifdef DASG_EMU_TSAN
-  __tsan_switch_to_fiber(f.tsan, __tsan_switch_to_fiber_no_sync);
+  while (s.tsan_ids.size() <= size_t(t) % kTsanIdentities) s.tsan_ids.push_back(__tsan_create_fiber(0));
+  __tsan_switch_to_fiber(s.tsan_ids[size_t(t) % kTsanIdentities], __tsan_switch_to_fiber_no_sync);
 #endif
   switch_context(s.host, f.context);
 #ifdef DASG_EMU_ASAN
@@ -259,22 +280,28 @@ void enter(Slot& s, int t) {
   s.running = -1;
 }
 
-// Back to the host thread; returns when the thread is resumed.
+// Back to the host thread; returns when the thread is resumed. Called (by suspend) with exactly
+// one Untracked alive: under TSan its ignore is lifted while the thread is away, because the
+// thread's TSan identity may run another emulated thread meanwhile (see kTsanIdentities).
 void leave(Slot& s) {
   Fiber& f = *s.of_thread[size_t(s.running)];
 #ifdef DASG_EMU_ASAN
   __sanitizer_start_switch_fiber(&f.asan_fake_stack, s.host_stack, s.host_stack_bytes);
 #endif
 #ifdef DASG_EMU_TSAN
+  __tsan_ignore_thread_end();
   __tsan_switch_to_fiber(s.host_tsan, __tsan_switch_to_fiber_no_sync);
 #endif
   switch_context(f.context, s.host);
+#ifdef DASG_EMU_TSAN
+  __tsan_ignore_thread_begin();
+#endif
 #ifdef DASG_EMU_ASAN
   __sanitizer_finish_switch_fiber(f.asan_fake_stack, &s.host_stack, &s.host_stack_bytes);
 #endif
 }
 
-// The calling thread waits until another makes it ready again.
+// The calling thread waits until another makes it ready again (called inside one Untracked).
 void suspend(Block& b) {
   b.suspended[size_t(tls_tid)] = 1;
   leave(*tls_slot);
@@ -335,6 +362,7 @@ bool try_complete(Block& b, int base, unsigned mask) {
       case WarpOp::sync: x.result = 0; break;
       default: x.result = src >= 0 && src < 32 && (present >> src & 1u) ? b.lanes[base + src].value : kPoisonBits;
     }
+    x.source = src >= 0 && src < 32 && (present >> src & 1u) ? src : -1;
     x.present = present;
   }
   for (int l = 0; l < 32; ++l) {  // results first: a lane's value is read above until the last
@@ -560,8 +588,16 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int 
     suspend(b);
     if (me.waiting) throw KernelAbort{};  // woken because the block failed
   }
-  for (int l = 0; l < 32; ++l)
-    if (me.present >> l & 1u) tsan_acquire(&b.lanes[base + l]);
+  // TSan: a vote or __syncwarp orders the lane after every lane of the collective; a shuffle
+  // after the one lane whose value it read. (CUDA orders no memory by a shuffle at all; this is
+  // the conservative reading, and one acquire instead of 32: acquires were 58% of a whole-model
+  // case's time under TSan, `perf`.)
+  if (op == WarpOp::ballot || op == WarpOp::any || op == WarpOp::all || op == WarpOp::sync) {
+    for (int l = 0; l < 32; ++l)
+      if (me.present >> l & 1u) tsan_acquire(&b.lanes[base + l]);
+  } else if (me.source >= 0) {
+    tsan_acquire(&b.lanes[base + me.source]);
+  }
   return me.result;
 }
 
