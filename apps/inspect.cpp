@@ -139,7 +139,7 @@ int inspect_main(int argc, char** argv) {
       add_load(s.load_deep, lr.load_deep, lr.deep_rate * N);
       s.shallow_w += (1 - lr.deep_rate) * N;
       s.deep_w += lr.deep_rate * N;
-      const std::vector<float> tier = r.layers[l].tier.to(dasg::kCPU).to_vector<float>();
+      const std::vector<float> tier = dasg ? r.layers[l].tier.to(dasg::kCPU).to_vector<float>() : std::vector<float>{};
       if (dasg)
         for (size_t i = 0; i < tier.size(); ++i)
           if (tier[i] > 0.5f) per_token[chunk[i]].first++;

@@ -2,6 +2,7 @@
 #include "train/report.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -137,7 +138,7 @@ Plot load_plot(const std::vector<Run>& runs, const std::string& key, const std::
 
 // A group's plots: losses, evaluations, and for dasg runs the routing.
 void add_group(Page& page, const Group& g) {
-  page.body += "<h3>" + html_escape(g.heading) + "</h3>\n";
+  if (!g.heading.empty()) page.body += "<h3>" + html_escape(g.heading) + "</h3>\n";
   if (g.runs.empty()) {
     page.body += "<p class=\"note\">no finished run</p>\n";
     return;
@@ -150,9 +151,10 @@ void add_group(Page& page, const Group& g) {
   for (const char* key : {"val_loss", "dev_loss", "dev_accuracy"})
     one(std::string("validation: ") + key, key,
         over_steps(key, g.runs, true, [key](const json& r) { return field(r, key); }));
+  using Pair = std::pair<std::string, std::string>;
   if (width(g.runs, "load_deep") > 0) {  // dasg: tiers
-    for (const auto& [key, title] : {std::pair<std::string, std::string>{"deep_rate", "deep rate per layer"},
-                                     {"policy_entropy", "policy entropy per layer (nats)"}}) {
+    for (const auto& [key, title] :
+         {Pair{"deep_rate", "deep rate per layer"}, Pair{"policy_entropy", "policy entropy per layer (nats)"}}) {
       Plot p{title, "step", key, {}, {}};
       for (int64_t l = 0; l < width(g.runs, key); ++l) {
         PlotSeries s = over_steps("layer " + std::to_string(l), g.runs, false,
@@ -162,7 +164,7 @@ void add_group(Page& page, const Group& g) {
       if (!p.series.empty()) page.add(p);
     }
   }
-  for (const auto& [key, tier] : {std::pair<std::string, std::string>{"load_shallow", "shallow"}, {"load_deep", "deep"}}) {
+  for (const auto& [key, tier] : {Pair{"load_shallow", "shallow"}, Pair{"load_deep", "deep"}}) {
     Plot p = load_plot(g.runs, key, tier);
     if (!p.series.empty()) page.add(p);
   }
@@ -191,12 +193,14 @@ void add_experiment(Page& page, Report& report, const std::string& dir) {
 
   // The axes and their values in the order they first appear (the grid's order).
   std::vector<std::pair<std::string, std::vector<json>>> axes;
-  for (const json& c : cells)
-    for (const auto& [k, v] : c.value("overrides", json::object()).items()) {
+  for (const json& c : cells) {
+    const json o = c.value("overrides", json::object());
+    for (const auto& [k, v] : o.items()) {
       auto a = std::find_if(axes.begin(), axes.end(), [&, k = k](const auto& x) { return x.first == k; });
-      if (a == axes.end()) a = axes.insert(axes.end(), {k, {}});
+      if (a == axes.end()) a = axes.emplace(axes.end(), k, std::vector<json>{});
       if (std::find(a->second.begin(), a->second.end(), v) == a->second.end()) a->second.push_back(v);
     }
+  }
   page.body += "<div class=\"plots\">\n";
   auto keep = [&](const Plot& p, const std::string& file) {
     page.add(p);
@@ -293,7 +297,7 @@ Report make_report(const std::vector<std::string>& dirs, const std::string& titl
       DASG_CHECK(fs::is_regular_file(fs::path(dir) / "metrics.jsonl"), "report: '", dir, "' holds neither metrics.jsonl "
                  "(a run of dasg train or dasg finetune) nor results.json (an experiment of dasg experiment)");
       page.body += "<h2>run " + html_escape(dir) + "</h2>\n";
-      add_group(page, Group{"run " + dir, {read_run(dir)}});
+      add_group(page, Group{"", {read_run(dir)}});
     }
   }
   report.plots = page.plots;
