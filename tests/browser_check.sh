@@ -50,7 +50,7 @@ render() {
     --host-resolver-rules="MAP * ~NOTFOUND" --enable-logging=stderr --v=0 --log-level=0 \
     --window-size=1100,1400 --hide-scrollbars --virtual-time-budget=5000 "$2" "file://$1" 2> "$W/log"
 }
-console() { grep -E 'CONSOLE|Uncaught|console' "$W/log" || true; }
+console() { grep -E 'CONSOLE|Uncaught' "$W/log" || true; }
 
 echo "== browser 1/4: $("$CHROME" --version 2>/dev/null | head -1); the console log is read"
 printf '<!DOCTYPE html><html><body><script>console.error("browser_check self-test")</script></body></html>' > "$W/selftest.html"

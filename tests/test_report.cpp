@@ -153,7 +153,7 @@ TEST_SUITE("report") {
 
   TEST_CASE("report: an experiment's page: the swept value with error bars, every cell's seeds with a band") {
     const ExperimentSpec spec = ExperimentSpec::from_json(
-        json::parse(R"({"task": "listops", "config": "tiny", "steps": 10, "seeds": 2, "grid": {"gmha.groups": [2, 4]}})"),
+        json::parse(R"({"name": "exp", "task": "listops", "config": "tiny", "steps": 10, "seeds": 2, "grid": {"gmha.groups": [2, 4]}})"),
         "spec");
     ExperimentOptions o;
     o.out_dir = (fs::temp_directory_path() / "dasg_report_experiment").string();
@@ -176,7 +176,7 @@ TEST_SUITE("report") {
     CHECK(r.plots == 3 + 2 * 7);
     CHECK(count(r.html, "<svg") == r.plots);
     REQUIRE(r.svgs.size() == 3);
-    CHECK(r.svgs[0].first == "dasg_report_experiment-gmha.groups-test_accuracy.svg");
+    CHECK(r.svgs[0].first == "exp-gmha.groups-test_accuracy.svg");
     const std::string& sweep = r.svgs[0].second;
     CHECK(attribute(sweep, "data-points") == "2");
     CHECK(attribute(sweep, "data-bars") == "1");  // groups=4 has one seed: no interval
