@@ -40,7 +40,7 @@ fi
 [ -x "$DASG" ] || { echo "browser_check.sh: FAILED: $DASG was not built"; exit 1; }
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
-fail() { echo "browser_check.sh: FAILED: $*"; exit 1; }
+fail() { echo "browser_check.sh: FAILED: $*" >&2; exit 1; }  # stderr: also from inside $(...)
 export DASG_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 
 # One page in the browser: $1 the page, $2 what to do (--dump-dom or --screenshot=FILE); the
@@ -112,8 +112,8 @@ CHECK='<script>(function () {
 checked() {
   { sed 's#</body>##; s#</html>##' "$1"; printf '%s\n</body></html>\n' "$CHECK"; } > "$W/checked.html"
   render "$W/checked.html" --dump-dom > "$W/dom.html"
-  [ -z "$(console)" ] || { console; fail "$2: console messages"; }
-  grep -o 'CHECK [^<]*' "$W/dom.html" || fail "$2: the check script wrote nothing (did it run?)"
+  [ -z "$(console)" ] || { console >&2; fail "$2: console messages"; }
+  grep -o '<pre id="browser-check">[^<]*' "$W/dom.html" | sed 's/.*>//' | grep . || fail "$2: the check script wrote nothing (did it run?)"
 }
 
 echo "== browser 3/4: report.html"

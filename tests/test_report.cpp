@@ -196,7 +196,8 @@ TEST_SUITE("report") {
     const fs::path dir = fs::temp_directory_path() / "dasg_report_bad";
     fs::remove_all(dir);
     CHECK_ERROR_CONTAINS(make_report({}, "t"), "no directory given");
-    CHECK_ERROR_CONTAINS(make_report({dir.string()}, "t"), dir.string().c_str(), "is not a directory");
+    const std::string name = dir.string();
+    CHECK_ERROR_CONTAINS(make_report({name}, "t"), name.c_str(), "is not a directory");
     fs::create_directories(dir);
     CHECK_ERROR_CONTAINS(make_report({dir.string()}, "t"), "holds neither metrics.jsonl", "nor results.json");
     std::ofstream(dir / "metrics.jsonl") << "{\"step\": 0, \"loss\": 1}\n{\"step\": 1, \"loss\n";

@@ -47,7 +47,10 @@ Run read_run(const std::string& dir) {
   DASG_CHECK(!m.steps.empty(), "report: '", path, "' holds no training step");
   Run r;
   r.steps = std::move(m.steps);
-  for (json& e : m.evals) r.evals[e["step"].get<int64_t>()] = std::move(e);
+  for (json& e : m.evals) {
+    const int64_t step = e["step"].get<int64_t>();  // before the move: json's operator= takes its argument by value
+    r.evals[step] = std::move(e);
+  }
   return r;
 }
 
@@ -207,7 +210,7 @@ void add_experiment(Page& page, Report& report, const std::string& dir) {
     report.svgs.emplace_back(file_name(name + "-" + file) + ".svg", svg_plot(p));
   };
   for (const auto& [axis, values] : axes)
-    for (const std::string stat : {metric, std::string("tokens_per_s")}) {
+    for (const std::string& stat : {metric, std::string("tokens_per_s")}) {
       Plot p{stat + " against " + axis, axis, stat, {}, {}};
       for (const json& v : values) p.x_ticks.push_back(value_text(v));
       std::map<std::string, size_t> series_of;  // the other axes' values → series
