@@ -98,6 +98,12 @@ TEST_SUITE("report") {
     CHECK(cs.find(">16</text>") != std::string::npos);
     CHECK(attribute(cs, "points", cs.find("<polyline")).rfind("131.3,", 0) == 0);  // 64 + 0.5 / 3 · 404
 
+    // Ticks 1, 2 or 5 × 10^k apart, labelled with the decimals the step needs: y in [0.4910,
+    // 0.4912] padded to [0.49099, 0.49121] gives about 5 ticks of 0.00005 from 0.49100.
+    const std::string close = svg_plot(Plot{"c", "", "", {{"s", {0, 1}, {0.4910, 0.4912}, {}, {}, {}, false}}, {}});
+    for (const char* t : {">0.49100</text>", ">0.49105</text>", ">0.49120</text>"}) CHECK(close.find(t) != std::string::npos);
+    CHECK(close.find(">0.49125</text>") == std::string::npos);
+
     CHECK_ERROR_CONTAINS(svg_plot(Plot{"p", "", "", {{"e", {}, {}, {}, {}, {}, false}}, {}}), "plot 'p', series 'e'",
                          "no point");
     CHECK_ERROR_CONTAINS(svg_plot(Plot{"p", "", "", {{"e", {1, 2}, {1}, {}, {}, {}, false}}, {}}), "2 x values, 1 y");

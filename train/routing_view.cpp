@@ -12,7 +12,7 @@ namespace {
 
 const char* kStyle = R"(body { font-family: sans-serif; margin: 1.5em; color: #222; }
 .text { font-family: monospace; white-space: pre-wrap; line-height: 1.7; border: 1px solid #ddd; padding: 6px; }
-.t { padding: 1px 0; border-radius: 2px; }
+.t { padding: 1px 0; border-radius: 2px; box-shadow: inset -1px 0 #fff; }
 .shallow { background: #cfe3f7; }
 .deep { background: #f7b267; }
 .none { background: #e4e4e4; }
@@ -30,10 +30,15 @@ std::string fixed(double v) {
   return buf;
 }
 
-// A token shown in the text: newlines as ↵ followed by the line break, tabs as →.
-std::string shown(const std::string& text) {
+// A token shown in the text: newlines as ↵ followed by the line break, tabs as →; in the table
+// (`cell`) spaces as ␣ and newlines without the break.
+std::string shown(const std::string& text, bool cell = false) {
   std::string out;
-  for (char c : text) out += c == '\n' ? std::string("\xe2\x86\xb5\n") : c == '\t' ? std::string("\xe2\x86\x92") : std::string(1, c);
+  for (char c : text)
+    out += c == '\n' ? std::string(cell ? "\xe2\x86\xb5" : "\xe2\x86\xb5\n")
+           : c == '\t' ? std::string("\xe2\x86\x92")
+           : c == ' ' && cell ? std::string("\xe2\x90\xa3")
+                               : std::string(1, c);
   return html_escape(out);
 }
 
@@ -71,7 +76,7 @@ std::string routing_view_html(const RoutingView& v) {
   b += "</tr>\n";
   for (size_t i = 0; i < v.tokens.size(); ++i) {
     const RoutingToken& t = v.tokens[i];
-    b += "<tr class=\"tok\"><td>" + std::to_string(i) + "</td><td class=\"tok\">" + shown(t.text) + "</td>";
+    b += "<tr class=\"tok\"><td>" + std::to_string(i) + "</td><td class=\"tok\">" + shown(t.text, true) + "</td>";
     for (size_t l = 0; l < L; ++l)
       b += "<td class=\"" + std::string(tier_name(t.tier[l])) + "\">" + tier_name(t.tier[l]) + "</td><td>" + fixed(t.C[l]) +
            "</td><td>" + fixed(t.I[l]) + "</td><td>" + fixed(t.s[l]) + "</td>";

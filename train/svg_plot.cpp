@@ -23,18 +23,24 @@ std::string num(double v) {  // a coordinate, to 0.1 px
   return buf;
 }
 
-std::string label(double v) {  // a tick label
+std::string label(double v) {  // a value in a marker's title
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.4g", std::fabs(v) < 1e-12 ? 0.0 : v);
   return buf;
 }
 
-// Round tick positions covering [lo, hi]: a step of 1, 2 or 5 × 10^k giving about n ticks.
-std::vector<double> nice_ticks(double lo, double hi, int n) {
+// Round ticks covering [lo, hi], labelled: a step of 1, 2 or 5 × 10^k giving about n ticks, each
+// label with as many decimals as the step needs (so close ticks never read the same).
+std::vector<std::pair<double, std::string>> nice_ticks(double lo, double hi, int n) {
   const double raw = (hi - lo) / n, mag = std::pow(10.0, std::floor(std::log10(raw)));
   const double r = raw / mag, step = (r < 1.5 ? 1 : r < 3.5 ? 2 : r < 7.5 ? 5 : 10) * mag;
-  std::vector<double> t;
-  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) t.push_back(v);
+  const int decimals = (int)std::clamp(std::ceil(-std::log10(step) - 1e-9), 0.0, 12.0);
+  std::vector<std::pair<double, std::string>> t;
+  for (double k = std::ceil(lo / step); k * step <= hi + step * 1e-9; ++k) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, std::fabs(k) < 0.5 ? 0.0 : k * step);
+    t.emplace_back(k * step, buf);
+  }
   return t;
 }
 
@@ -96,15 +102,15 @@ std::string svg_plot(const Plot& p) {
   o += "<rect x=\"" + num(kLeft) + "\" y=\"" + num(kTop) + "\" width=\"" + num(pw) + "\" height=\"" + num(ph) +
        "\" fill=\"none\" stroke=\"#999\"/>\n";
   // Ticks and grid lines.
-  for (double t : nice_ticks(yr.lo, yr.hi, 5))
+  for (const auto& [t, text] : nice_ticks(yr.lo, yr.hi, 5))
     o += "<line x1=\"" + num(kLeft) + "\" x2=\"" + num(kLeft + pw) + "\" y1=\"" + num(py(t)) + "\" y2=\"" + num(py(t)) +
          "\" stroke=\"#eee\"/><text x=\"" + num(kLeft - 4) + "\" y=\"" + num(py(t) + 4) + "\" text-anchor=\"end\">" +
-         label(t) + "</text>\n";
+         text + "</text>\n";
   std::vector<std::pair<double, std::string>> xt;
   if (categorical)
     for (size_t i = 0; i < p.x_ticks.size(); ++i) xt.emplace_back((double)i, html_escape(p.x_ticks[i]));
   else
-    for (double t : nice_ticks(xr.lo, xr.hi, 6)) xt.emplace_back(t, label(t));
+    xt = nice_ticks(xr.lo, xr.hi, 6);
   for (const auto& [t, text] : xt)
     o += "<text x=\"" + num(px(t)) + "\" y=\"" + num(kTop + ph + 14) + "\" text-anchor=\"middle\">" + text + "</text>\n";
   o += "<text x=\"" + num(kLeft + pw / 2) + "\" y=\"" + num(kTop + ph + 32) + "\" text-anchor=\"middle\">" +
