@@ -96,6 +96,11 @@ TEST_SUITE("report") {
     const std::string cs = svg_plot(c);
     CHECK(attribute(cs, "data-points") == "2");
     CHECK(cs.find(">16</text>") != std::string::npos);
+    CHECK(cs.find("stroke=\"#1f77b4\" stroke-width=\"1.5\" points=") != std::string::npos);  // joined
+    c.series[0].line = false;  // unordered categories: the points are not joined, still all there
+    const std::string apart = svg_plot(c);
+    CHECK(apart.find("stroke=\"none\" stroke-width=\"1.5\" points=") != std::string::npos);
+    CHECK(attribute(apart, "data-points") == "2");
     CHECK(attribute(cs, "points", cs.find("<polyline")).rfind("131.3,", 0) == 0);  // 64 + 0.5 / 3 · 404
 
     // Ticks 1, 2 or 5 × 10^k apart, labelled with the decimals the step needs: y in [0.4910,
@@ -187,6 +192,7 @@ TEST_SUITE("report") {
     CHECK(attribute(sweep, "data-points") == "2");
     CHECK(attribute(sweep, "data-bars") == "1");  // groups=4 has one seed: no interval
     CHECK(sweep.find(">4</text>") != std::string::npos);
+    CHECK(sweep.find("stroke=\"none\" stroke-width") == std::string::npos);  // numbers: joined
     // The interval is results.json's: mean 0.515, half t(0.975, 1) · 0.00707 / √2 = 12.706 · 0.005.
     CHECK(sweep.find("0.515 ± 0.06353") != std::string::npos);
     CHECK(r.html.find(sweep) != std::string::npos);  // the page holds the same plot

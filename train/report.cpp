@@ -212,7 +212,9 @@ void add_experiment(Page& page, Report& report, const std::string& dir) {
   for (const auto& [axis, values] : axes)
     for (const std::string& stat : {metric, std::string("tokens_per_s")}) {
       Plot p{stat + " against " + axis, axis, stat, {}, {}};
-      for (const json& v : values) p.x_ticks.push_back(value_text(v));
+      const bool ordered = std::all_of(values.begin(), values.end(), [](const json& v) { return v.is_number(); });
+      for (const json& v : values)  // a config file by its stem
+        p.x_ticks.push_back(axis == "config" ? fs::path(value_text(v)).stem().string() : value_text(v));
       std::map<std::string, size_t> series_of;  // the other axes' values → series
       for (const json& c : cells) {
         const json& s = stat == metric ? c.value("metric", json()) : c.value("tokens_per_s", json());
@@ -223,7 +225,7 @@ void add_experiment(Page& page, Report& report, const std::string& dir) {
           if (k != axis) others += (others.empty() ? "" : ", ") + k + "=" + value_text(v);
         if (others.empty()) others = "mean ± 95% CI";
         auto [it, fresh] = series_of.emplace(others, p.series.size());
-        if (fresh) p.series.push_back(PlotSeries{others, {}, {}, {}, {}, {}, true});
+        if (fresh) p.series.push_back(PlotSeries{others, {}, {}, {}, {}, {}, true, ordered});
         PlotSeries& ps = p.series[it->second];
         ps.x.push_back((double)(std::find(values.begin(), values.end(), o[axis]) - values.begin()));
         ps.y.push_back(s["mean"].get<double>());
@@ -239,7 +241,7 @@ void add_experiment(Page& page, Report& report, const std::string& dir) {
     const json& m = c["metric"];
     dr.series.push_back(PlotSeries{c["id"].get<std::string>(), {d / (double)c["deep_rate"].size()},
                                    {m["mean"].get<double>()}, {}, {},
-                                   {m["half"].is_number() ? m["half"].get<double>() : NAN}, true});
+                                   {m["half"].is_number() ? m["half"].get<double>() : NAN}, true, false});
   }
   if (!dr.series.empty()) keep(dr, "deep_rate-" + metric);
   page.body += "</div>\n<table>\n<tr><th>cell</th><th>" + html_escape(metric) +

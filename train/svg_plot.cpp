@@ -132,7 +132,7 @@ std::string svg_plot(const Plot& p) {
     }
     std::string pts;
     for (size_t i = 0; i < n; ++i) pts += (i ? " " : "") + num(px(s.x[i])) + "," + num(py(s.y[i]));
-    o += "<polyline class=\"line\" data-n=\"" + std::to_string(n) + "\" fill=\"none\" stroke=\"" + colour +
+    o += "<polyline class=\"line\" data-n=\"" + std::to_string(n) + "\" fill=\"none\" stroke=\"" + (s.line ? colour : "none") +
          "\" stroke-width=\"1.5\" points=\"" + pts + "\"><title>" + html_escape(s.name) + "</title></polyline>\n";
     for (size_t i = 0; i < n && !s.err.empty(); ++i) {
       if (!std::isfinite(s.err[i])) continue;

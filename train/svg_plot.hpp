@@ -6,7 +6,8 @@
 //
 // What the SVG holds, so a reader of the DOM can check it (tests/browser_check.sh):
 //   <svg class="plot" data-points="N" data-markers="M" data-bars="K" ...>: N data points in all;
-//   per series one <polyline class="line" data-n="n"> holding its n points (n >= 1), a
+//   per series one <polyline class="line" data-n="n"> holding its n points (n >= 1; unstroked
+//   when the series has no line), a
 //   <polygon class="band"> when it has a band, a <circle class="pt"> per point when it has
 //   markers (M in all), a <path class="err"> per point with a finite err (K in all).
 #pragma once
@@ -22,6 +23,7 @@ struct PlotSeries {
   std::vector<double> lo, hi;  // a band: both empty, or one value per point
   std::vector<double> err;     // error-bar half-widths: empty, or one per point (NaN: no bar)
   bool markers = false;        // always drawn for a series of one point
+  bool line = true;            // false: the points are not joined (the polyline is there, unstroked)
 };
 
 struct Plot {
