@@ -36,10 +36,12 @@ std::vector<std::pair<double, std::string>> nice_ticks(double lo, double hi, int
   const double r = raw / mag, step = (r < 1.5 ? 1 : r < 3.5 ? 2 : r < 7.5 ? 5 : 10) * mag;
   const int decimals = (int)std::clamp(std::ceil(-std::log10(step) - 1e-9), 0.0, 12.0);
   std::vector<std::pair<double, std::string>> t;
-  for (double k = std::ceil(lo / step); k * step <= hi + step * 1e-9; ++k) {
+  const double first = std::ceil(lo / step);
+  for (int i = 0; i <= 4 * n && (first + i) * step <= hi + step * 1e-9; ++i) {  // bounded: about n
+    const double v = (first + i) * step;
     char buf[48];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, std::fabs(k) < 0.5 ? 0.0 : k * step);
-    t.emplace_back(k * step, buf);
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, std::fabs(v) < step * 0.5 ? 0.0 : v);
+    t.emplace_back(v, buf);
   }
   return t;
 }
@@ -47,8 +49,11 @@ std::vector<std::pair<double, std::string>> nice_ticks(double lo, double hi, int
 struct Range {
   double lo = INFINITY, hi = -INFINITY;
   void add(double v) { lo = std::min(lo, v), hi = std::max(hi, v); }
-  void pad() {  // 5% each side; a single value gets ±max(|v|·5%, 0.5)
-    const double d = hi > lo ? (hi - lo) * 0.05 : std::max(std::fabs(lo) * 0.05, 0.5);
+  // 5% each side; a single value, or values equal to 1e-9 of their size (round-off apart: a
+  // step between their ticks would be below the doubles' resolution), ±max(|v|·5%, 0.5).
+  void pad() {
+    const double d = hi - lo > 1e-9 * std::max(std::fabs(lo), std::fabs(hi)) ? (hi - lo) * 0.05
+                                                                              : std::max(std::fabs(lo) * 0.05, 0.5);
     lo -= d, hi += d;
   }
 };
