@@ -12,7 +12,7 @@
 #     the script writes what it counted into the page and `--dump-dom` prints it here, where it
 #     is compared with what these runs must give (plots, steps, tokens).
 # Chromium is a test tool: installed here when missing (apt-get update first), never by
-# third_party/install.sh. About 20 s on the 2-core machine, the install aside.
+# third_party/install.sh. 7–9 s on the loaded 2-core machine, the install aside (2.5 min here).
 # Usage: tests/browser_check.sh [BUILD_DIR]   (default build; SHOTS=DIR also writes PNG
 #        screenshots of both pages there)
 set -euo pipefail

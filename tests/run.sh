@@ -3,7 +3,7 @@
 #   1. build/          the shipped configuration (native CUDA compiled wherever nvcc exists) and
 #                      every CPU test suite through ctest, then the multi-process ones
 #                      (tests/dist.sh: mpirun --oversubscribe -np 2, about 15 s) and the HTML pages
-#                      in headless Chromium (tests/browser_check.sh, about 20 s);
+#                      in headless Chromium (tests/browser_check.sh, under 10 s);
 #   2. build-emu-asan/ the CUDA sources compiled against the emulator, under AddressSanitizer and
 #                      UndefinedBehaviorSanitizer, running the emulator's own tests, every kernel
 #                      `parity:` test (DESIGN.md §10) and the whole-model ones of
