@@ -2,7 +2,8 @@
 // train/routing_view.hpp): the SVG of a plot holds one point per data point, its band and error
 // bars, at the hand-computed coordinates; names are escaped wherever they land; a run's and an
 // experiment's pages hold every plot they should, with every step; bad or missing directories
-// are refused naming them. The runs are fake (metrics.jsonl written here), so no model trains.
+// are refused naming them, and so is an --out that cannot be written. The runs are fake
+// (metrics.jsonl written here), so no model trains.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -17,6 +18,7 @@
 #include "train/report.hpp"
 #include "train/routing_view.hpp"
 #include "train/svg_plot.hpp"
+#include "train/text_file.hpp"
 
 using namespace dasg;
 namespace fs = std::filesystem;
@@ -226,6 +228,8 @@ TEST_SUITE("report") {
     CHECK_ERROR_CONTAINS(make_report({dir.string()}, "t"), "holds no training step");
     std::ofstream(dir / "results.json") << "{\"name\": \"x\"}";
     CHECK_ERROR_CONTAINS(make_report({dir.string()}, "t"), "results.json", "metric");
+    const std::string out = (dir / "no such folder" / "report.html").string();  // where --out cannot go
+    CHECK_ERROR_CONTAINS(write_text_file(out, "x"), "cannot write", out.c_str());
     fs::remove_all(dir);
   }
 
