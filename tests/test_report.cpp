@@ -228,6 +228,9 @@ TEST_SUITE("report") {
     CHECK_ERROR_CONTAINS(make_report({dir.string()}, "t"), "holds no training step");
     std::ofstream(dir / "results.json") << "{\"name\": \"x\"}";
     CHECK_ERROR_CONTAINS(make_report({dir.string()}, "t"), "results.json", "metric");
+    std::ofstream(dir / "results.json") << R"({"name": "x", "task": "sst2", "metric": "dev_accuracy", "steps": 1,
+      "cells": [{"id": "g=1", "overrides": {"g": 1}, "metric": {"half": 0.1}}]})";  // a statistic without its mean
+    CHECK_ERROR_CONTAINS(make_report({dir.string()}, "t"), "results.json", "'mean' is missing");
     const std::string out = (dir / "no such folder" / "report.html").string();  // where --out cannot go
     CHECK_ERROR_CONTAINS(write_text_file(out, "x"), "cannot write", out.c_str());
     fs::remove_all(dir);

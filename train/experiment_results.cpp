@@ -21,10 +21,10 @@ nlohmann::json stats(const std::vector<double>& x) {
 }  // namespace
 
 std::string format_mean_ci(const nlohmann::json& s, int decimals) {
-  if (!s.is_object()) return "—";
+  if (!s.is_object() || !s.contains("mean") || !s["mean"].is_number()) return "—";
   char buf[96];
   const double mean = s["mean"].get<double>();
-  if (s["half"].is_null()) std::snprintf(buf, sizeof buf, "%.*f (1 seed)", decimals, mean);
+  if (!s.contains("half") || !s["half"].is_number()) std::snprintf(buf, sizeof buf, "%.*f (1 seed)", decimals, mean);
   else std::snprintf(buf, sizeof buf, "%.*f ± %.*f", decimals, mean, decimals, s["half"].get<double>());
   return buf;
 }

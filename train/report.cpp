@@ -228,8 +228,8 @@ void add_experiment(Page& page, Report& report, const std::string& dir) {
         if (fresh) p.series.push_back(PlotSeries{others, {}, {}, {}, {}, {}, true, ordered});
         PlotSeries& ps = p.series[it->second];
         ps.x.push_back((double)(std::find(values.begin(), values.end(), o[axis]) - values.begin()));
-        ps.y.push_back(s["mean"].get<double>());
-        ps.err.push_back(s["half"].is_number() ? s["half"].get<double>() : NAN);
+        ps.y.push_back(json_number(s, "mean", path));
+        ps.err.push_back(s.contains("half") && s["half"].is_number() ? s["half"].get<double>() : NAN);
       }
       if (!p.series.empty()) keep(p, axis + "-" + stat);
     }
@@ -237,11 +237,12 @@ void add_experiment(Page& page, Report& report, const std::string& dir) {
   for (const json& c : cells) {
     if (!c.contains("metric") || !c.contains("deep_rate") || c["deep_rate"].empty()) continue;
     double d = 0;
-    for (const json& l : c["deep_rate"]) d += l["mean"].get<double>();
-    const json& m = c["metric"];
-    dr.series.push_back(PlotSeries{c["id"].get<std::string>(), {d / (double)c["deep_rate"].size()},
-                                   {m["mean"].get<double>()}, {}, {},
-                                   {m["half"].is_number() ? m["half"].get<double>() : NAN}, true, false});
+    for (const json& l : json_array(c, "deep_rate", path)) d += json_number(l, "mean", path);
+    const json& m = json_object(c, "metric", path);
+    dr.series.push_back(PlotSeries{json_string(c, "id", path), {d / (double)c["deep_rate"].size()},
+                                   {json_number(m, "mean", path)}, {}, {},
+                                   {m.contains("half") && m["half"].is_number() ? m["half"].get<double>() : NAN},
+                                   true, false});
   }
   if (!dr.series.empty()) keep(dr, "deep_rate-" + metric);
   page.body += "</div>\n<table>\n<tr><th>cell</th><th>" + html_escape(metric) +
