@@ -13,11 +13,13 @@
 #include "model/model.hpp"
 #include "train/checkpoint.hpp"
 #include "train/classifier.hpp"
+#include "train/routing_view.hpp"
+#include "train/text_file.hpp"
 
 using dasg::app::FlagKind;
 using dasg::app::UsageError;
 
-static const char* kUsage = R"(usage: dasg inspect --checkpoint DIR (--text TEXT | --file FILE) [--top N]
+static const char* kUsage = R"(usage: dasg inspect --checkpoint DIR (--text TEXT | --file FILE) [--top N] [--html OUT.html]
 Runs a checkpoint on a text in evaluation mode and reports how it routed the text's tokens.
 
   --checkpoint DIR      a checkpoint directory (dasg train or dasg finetune)
@@ -25,6 +27,9 @@ Runs a checkpoint on a text in evaluation mode and reports how it routed the tex
   --text TEXT           the text, or
   --file FILE           a UTF-8 text file
   --top N               how many of the tokens most often sent deep to list (default 20)
+  --html OUT.html       also write the routing view: the text coloured by each token's tier in
+                        every layer, its C, I and s on hover and in a table (one HTML file, no
+                        script, nothing fetched)
 
 The text is tokenized as the model was trained (vocab 256 = byte, >= 50257 = GPT-2's BPE) and cut
 into windows of max_seq_len tokens, each run as one sequence. Per layer: the share of tokens on
@@ -74,7 +79,8 @@ int inspect_main(int argc, char** argv) {
   dasg::app::Flags flags({{"device", FlagKind::value}, {"checkpoint", FlagKind::value},
                           {"text", FlagKind::value},
                           {"file", FlagKind::value},
-                          {"top", FlagKind::value}},
+                          {"top", FlagKind::value},
+                          {"html", FlagKind::value}},
                          argc, argv);
   if (flags.help()) {
     std::fputs(kUsage, stdout);
@@ -101,6 +107,9 @@ int inspect_main(int argc, char** argv) {
   const bool dasg = cfg.ffn == "dasg";
   std::vector<LayerSum> sums((size_t)cfg.n_layer);
   std::map<int32_t, std::pair<int64_t, int64_t>> per_token;  // id -> (deep decisions, occurrences)
+  const std::string html = flags.str("html", "");
+  dasg::RoutingView view;  // filled when --html
+  view.n_layer = cfg.n_layer;
   model->train(false);
   dasg::NoGradGuard no_grad;
   // Full windows in batches of up to 16, then the last, shorter one alone.
@@ -110,6 +119,12 @@ int inspect_main(int argc, char** argv) {
     std::vector<int32_t> chunk(ids.begin() + start, ids.begin() + start + B * T);
     dasg::ForwardResult r = model->forward(dasg::Tensor::from_vector(chunk, {B, T}));
     for (int32_t t : chunk) per_token[t].second += cfg.n_layer;
+    const size_t first = view.tokens.size();
+    if (!html.empty())
+      for (int32_t t : chunk) {
+        std::vector<int32_t> one = {t};
+        view.tokens.push_back({tok->decode(one), {}, {}, {}, {}});
+      }
     for (size_t l = 0; l < r.layers.size(); ++l) {
       const dasg::RoutingSummary lr = r.layers[l].summary();
       LayerSum& s = sums[l];
@@ -124,10 +139,19 @@ int inspect_main(int argc, char** argv) {
       add_load(s.load_deep, lr.load_deep, lr.deep_rate * N);
       s.shallow_w += (1 - lr.deep_rate) * N;
       s.deep_w += lr.deep_rate * N;
-      if (dasg) {
-        std::vector<float> tier = r.layers[l].tier.to(dasg::kCPU).to_vector<float>();
+      const std::vector<float> tier = dasg ? r.layers[l].tier.to(dasg::kCPU).to_vector<float>() : std::vector<float>{};
+      if (dasg)
         for (size_t i = 0; i < tier.size(); ++i)
           if (tier[i] > 0.5f) per_token[chunk[i]].first++;
+      if (!html.empty()) {
+        const std::vector<float> C = r.layers[l].C.to(dasg::kCPU).to_vector<float>(),
+                                 I = r.layers[l].I.to(dasg::kCPU).to_vector<float>(),
+                                 sc = r.layers[l].s.to(dasg::kCPU).to_vector<float>();
+        for (size_t i = 0; i < chunk.size(); ++i) {
+          dasg::RoutingToken& t = view.tokens[first + i];
+          t.C.push_back(C[i]), t.I.push_back(I[i]), t.s.push_back(sc[i]);
+          t.tier.push_back(dasg ? (tier[i] > 0.5f ? 1 : 0) : -1);
+        }
       }
     }
     start += B * T;
@@ -151,6 +175,15 @@ int inspect_main(int argc, char** argv) {
     } else if (cfg.ffn == "switch") {
       print_load("experts", s.load_shallow, s.shallow_w);
     }
+  }
+  if (!html.empty()) {
+    view.title = dir;
+    view.about = std::string(cfg.causal ? "causal" : "encoder") + ", ffn " + cfg.ffn + ", attention " + cfg.attention +
+                 ", " + std::to_string(cfg.n_layer) + " layers, deep tier " +
+                 (dasg ? (model->deep_active() ? "active" : "not yet transferred (every token shallow)") : "n/a (no tiers)") +
+                 ", " + tok->name() + " tokenizer";
+    dasg::write_text_file(html, dasg::routing_view_html(view));
+    std::printf("\nrouting view: %s\n", html.c_str());
   }
   if (!dasg) {
     std::printf("\n(no tiers: ffn is %s, so no token is sent deep)\n", cfg.ffn.c_str());

@@ -20,6 +20,7 @@ int generate_main(int argc, char** argv);
 int inspect_main(int argc, char** argv);
 int finetune_main(int argc, char** argv);
 int experiment_main(int argc, char** argv);
+int report_main(int argc, char** argv);
 
 namespace {
 
@@ -41,6 +42,7 @@ const Command kCommands[] = {
     {"inspect", "routing report on a text: deep rates, expert loads, C and I, tokens sent deep", inspect_main},
     {"finetune", "fine-tune an encoder on GLUE SST-2 or MRPC, or on ListOps or associative recall", finetune_main},
     {"experiment", "run a grid of config overrides x seeds; results with 95% confidence intervals (resumable)", experiment_main},
+    {"report", "one self-contained HTML page of runs and experiments: curves, routing, swept values with 95% intervals", report_main},
 };
 
 void print_usage(FILE* out) {

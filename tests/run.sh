@@ -2,7 +2,8 @@
 # The test command (README, CI): from a fresh clone, install what is missing, then
 #   1. build/          the shipped configuration (native CUDA compiled wherever nvcc exists) and
 #                      every CPU test suite through ctest, then the multi-process ones
-#                      (tests/dist.sh: mpirun --oversubscribe -np 2, about 15 s);
+#                      (tests/dist.sh: mpirun --oversubscribe -np 2, about 15 s) and the HTML pages
+#                      in headless Chromium (tests/browser_check.sh, under 10 s);
 #   2. build-emu-asan/ the CUDA sources compiled against the emulator, under AddressSanitizer and
 #                      UndefinedBehaviorSanitizer, running the emulator's own tests, every kernel
 #                      `parity:` test (DESIGN.md §10) and the whole-model ones of
@@ -23,6 +24,8 @@ cmake --build build -j "$JOBS"
 ctest --test-dir build -j "$JOBS" --output-on-failure
 echo "== build/: data-parallel tests under mpirun -np 2 (tests/dist.sh; skipped without MPI)"
 tests/dist.sh build
+echo "== build/: report.html and the routing view in headless Chromium (tests/browser_check.sh)"
+tests/browser_check.sh build
 
 if [ -f engine/cuda/emulator/CMakeLists.txt ]; then
   echo "== build-emu-asan/: emulated CUDA kernels and model training under ASan+UBSan"

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -18,23 +17,13 @@
 #include "model/config.hpp"
 #include "train/experiment_results.hpp"
 #include "train/run_summary.hpp"
+#include "train/text_file.hpp"
 
 namespace fs = std::filesystem;
 
 namespace dasg {
 
 namespace {
-
-// Writes `text` to path.tmp and renames it over `path`, so a reader never sees half a file.
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << text;
-    DASG_CHECK(f.good(), "experiment: cannot write '", tmp, "'");
-  }
-  fs::rename(tmp, path);
-}
 
 // A value as it reads in a cell's name: strings bare, anything else as compact JSON.
 std::string value_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
@@ -233,7 +222,7 @@ ExperimentResult run_experiment(const ExperimentSpec& spec, const ExperimentOpti
         std::error_code ec;
         fs::remove_all(r.dir, ec);  // an unfinished or failed run starts again from nothing
         fs::create_directories(r.dir);
-        write_atomically(r.config_path, r.identity["config"].dump(2) + "\n");
+        write_text_file(r.config_path, r.identity["config"].dump(2) + "\n");
         const int status = runner(r);
         d["exit_status"] = status;
         if (status == 0) {
@@ -256,7 +245,7 @@ ExperimentResult run_experiment(const ExperimentSpec& spec, const ExperimentOpti
         return;
       }
       d["wall_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      write_atomically((fs::path(r.dir) / "done.json").string(), d.dump(2) + "\n");
+      write_text_file((fs::path(r.dir) / "done.json").string(), d.dump(2) + "\n");
       std::lock_guard<std::mutex> lock(mu);
       ++finished;
       if (d["status"] == "ok") ++result.ran;
@@ -277,8 +266,8 @@ ExperimentResult run_experiment(const ExperimentSpec& spec, const ExperimentOpti
   result.results_path = (fs::path(o.out_dir) / "results.json").string();
   result.table_path = (fs::path(o.out_dir) / "results.md").string();
   fs::create_directories(o.out_dir);
-  write_atomically(result.results_path, result.results.dump(2) + "\n");
-  write_atomically(result.table_path, results_markdown(result.results));
+  write_text_file(result.results_path, result.results.dump(2) + "\n");
+  write_text_file(result.table_path, results_markdown(result.results));
   if (stop) std::rethrow_exception(stop);
   return result;
 }

@@ -18,17 +18,16 @@ nlohmann::json stats(const std::vector<double>& x) {
           {"values", x}};
 }
 
-// "0.8123 ± 0.0120", or "0.8123 (1 seed)", with `decimals` digits after the point.
-std::string fmt(const nlohmann::json& s, int decimals) {
-  if (!s.is_object()) return "—";
+}  // namespace
+
+std::string format_mean_ci(const nlohmann::json& s, int decimals) {
+  if (!s.is_object() || !s.contains("mean") || !s["mean"].is_number()) return "—";
   char buf[96];
   const double mean = s["mean"].get<double>();
-  if (s["half"].is_null()) std::snprintf(buf, sizeof buf, "%.*f (1 seed)", decimals, mean);
+  if (!s.contains("half") || !s["half"].is_number()) std::snprintf(buf, sizeof buf, "%.*f (1 seed)", decimals, mean);
   else std::snprintf(buf, sizeof buf, "%.*f ± %.*f", decimals, mean, decimals, s["half"].get<double>());
   return buf;
 }
-
-}  // namespace
 
 nlohmann::json experiment_results(const ExperimentSpec& spec, const std::vector<Cell>& cells,
                                   const std::vector<nlohmann::json>& done) {
@@ -100,11 +99,11 @@ std::string results_markdown(const nlohmann::json& r) {
     std::string deep = "—";
     if (c.contains("deep_rate") && !c["deep_rate"].empty()) {
       deep.clear();
-      for (const nlohmann::json& l : c["deep_rate"]) deep += (deep.empty() ? "" : " / ") + fmt(l, 3);
+      for (const nlohmann::json& l : c["deep_rate"]) deep += (deep.empty() ? "" : " / ") + format_mean_ci(l, 3);
     }
     const int64_t ok = c["ok"].get<int64_t>(), n = ok + c["failed"].get<int64_t>();
-    md += "| " + c["id"].get<std::string>() + " | " + (ok ? fmt(c["metric"], 4) : "**failed**") + " | " +
-          fmt(c["val_loss"], 4) + " | " + fmt(c["tokens_per_s"], 0) + " | " + deep + " | " + fmt(c["active_params"], 0) +
+    md += "| " + c["id"].get<std::string>() + " | " + (ok ? format_mean_ci(c["metric"], 4) : "**failed**") + " | " +
+          format_mean_ci(c["val_loss"], 4) + " | " + format_mean_ci(c["tokens_per_s"], 0) + " | " + deep + " | " + format_mean_ci(c["active_params"], 0) +
           " | " + std::to_string(ok) + " of " + std::to_string(n) + " |\n";
     for (const nlohmann::json& run : c["runs"])
       if (run["status"] != "ok")

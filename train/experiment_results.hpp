@@ -22,6 +22,11 @@ namespace dasg {
 nlohmann::json experiment_results(const ExperimentSpec& spec, const std::vector<Cell>& cells,
                                   const std::vector<nlohmann::json>& done);
 
+// A statistic of results.json as text: "0.8123 ± 0.0120", "0.8123 (1 seed)" (no half-width), or
+// "—" when absent (or without a mean),
+// with `decimals` digits after the point.
+std::string format_mean_ci(const nlohmann::json& stats, int decimals);
+
 // The results as a Markdown table, one row per cell, plus a line per failed or unfinished run.
 std::string results_markdown(const nlohmann::json& results);
 

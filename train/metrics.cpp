@@ -3,7 +3,10 @@
 
 #include <unistd.h>
 
+#include <fstream>
+
 #include "engine/error.hpp"
+#include "engine/json.hpp"
 
 namespace dasg {
 
@@ -27,6 +30,29 @@ void MetricsLog::write(const nlohmann::json& record) {
   DASG_CHECK(std::fwrite(line.data(), 1, line.size(), f_) == line.size() && std::fflush(f_) == 0,
              "metrics: write to '", path_, "' failed (disk full?)");
   if (events_) events_->write(record.value("step", (int64_t)0), record);
+}
+
+MetricsRecords read_metrics(const std::string& path) {
+  std::ifstream f(path);
+  DASG_CHECK(f, "metrics: cannot open '", path, "'");
+  MetricsRecords m;
+  std::string line;
+  for (int64_t n = 1; std::getline(f, line); ++n) {
+    if (line.empty()) continue;
+    const std::string where = path + ":" + std::to_string(n);
+    nlohmann::json rec = parse_json(line, where);
+    DASG_CHECK(rec.is_object() && rec.contains("step"), where, ": expected a JSON object with a \"step\"");
+    const int64_t step = json_int(rec, "step", where);
+    if (rec.value("resumed", false)) {
+      m.steps.erase(m.steps.lower_bound(step), m.steps.end());
+      std::erase_if(m.evals, [&](const nlohmann::json& e) { return e["step"].get<int64_t>() >= step; });
+    } else if (rec.value("eval", false)) {
+      m.evals.push_back(std::move(rec));
+    } else if (!rec.value("skipped", false)) {
+      m.steps[step] = std::move(rec);
+    }
+  }
+  return m;
 }
 
 Progress::Progress(int64_t first_step, int64_t total_steps, int64_t every)

@@ -3,10 +3,13 @@
 // `every` steps.
 #pragma once
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "train/event_file.hpp"
 
@@ -30,6 +33,19 @@ class MetricsLog {
   FILE* f_ = nullptr;
   std::unique_ptr<EventFileWriter> events_;
 };
+
+// A metrics.jsonl read back: the step records by step (the last one written at a step; skipped
+// steps left out) and the evaluations in the order written. A {"resumed": true} record at step s
+// supersedes every record before it at step s and later (what an interrupted run wrote past its
+// checkpoint), as the SessionLog START does in the event files.
+struct MetricsRecords {
+  std::map<int64_t, nlohmann::json> steps;
+  std::vector<nlohmann::json> evals;
+};
+
+// Throws dasg::Error naming the file, and the line, when it cannot be opened or a line is not a
+// JSON object with an integer "step".
+MetricsRecords read_metrics(const std::string& path);
 
 class Progress {
  public:

@@ -3,13 +3,13 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "engine/error.hpp"
 #include "engine/json.hpp"
 #include "model/config.hpp"
 #include "model/config_size.hpp"
+#include "train/metrics.hpp"
 
 namespace fs = std::filesystem;
 
@@ -52,26 +52,9 @@ RunSummary summarize_run(const std::string& run_dir, const std::string& task) {
   s.metric_name = task_metric(task);
   s.higher_is_better = task != "lm";
   const std::string path = (fs::path(run_dir) / "metrics.jsonl").string();
-  std::ifstream f(path);
-  DASG_CHECK(f, "run summary: cannot open '", path, "'");
-  std::map<int64_t, nlohmann::json> steps;  // step → its record (the last one written)
-  nlohmann::json last_eval;
-  std::string line;
-  for (int64_t n = 1; std::getline(f, line); ++n) {
-    if (line.empty()) continue;
-    const std::string where = path + ":" + std::to_string(n);
-    nlohmann::json rec = parse_json(line, where);
-    DASG_CHECK(rec.is_object() && rec.contains("step"), where, ": expected a JSON object with a \"step\"");
-    if (rec.value("resumed", false)) {  // the records at this step and later are superseded
-      const int64_t from = json_int(rec, "step", where);
-      steps.erase(steps.lower_bound(from), steps.end());
-      if (last_eval.is_object() && last_eval["step"].get<int64_t>() >= from) last_eval = nullptr;
-    } else if (rec.value("eval", false)) last_eval = std::move(rec);
-    else if (!rec.value("skipped", false)) {
-      const int64_t step = json_int(rec, "step", where);
-      steps[step] = std::move(rec);
-    }
-  }
+  const MetricsRecords m = read_metrics(path);
+  const std::map<int64_t, nlohmann::json>& steps = m.steps;
+  const nlohmann::json last_eval = m.evals.empty() ? nlohmann::json() : m.evals.back();
   DASG_CHECK(!steps.empty(), "run summary: '", path, "' holds no training step");
   DASG_CHECK(last_eval.is_object() && last_eval.contains(s.metric_name), "run summary: '", path,
              "' holds no evaluation with ", s.metric_name, " (did the run finish?)");
