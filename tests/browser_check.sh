@@ -27,11 +27,7 @@ browser() {
   [ -x /usr/lib/chromium/chromium-headless-shell ] && echo /usr/lib/chromium/chromium-headless-shell
   true
 }
-if [ -z "$(browser)" ]; then
-  echo "tests/browser_check.sh: installing chromium-headless-shell (headless Chromium)" >&2
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium-headless-shell >/dev/null; } || true
-fi
+[ -n "$(browser)" ] || bash third_party/install.sh --tools browser || true
 CHROME=$(browser)
 if [ -z "$CHROME" ]; then
   echo "browser_check.sh: SKIPPED: no Chromium on PATH and chromium-headless-shell could not be installed"

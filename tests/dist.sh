@@ -14,9 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 if ! command -v mpirun >/dev/null; then  # the launcher is a test tool: installed here, not by install.sh
-  echo "tests/dist.sh: installing openmpi-bin (mpirun)" >&2
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openmpi-bin >/dev/null; } || true
+  bash third_party/install.sh --tools mpi || true
 fi
 if ! command -v mpirun >/dev/null; then
   echo "dist.sh: SKIPPED: no mpirun on PATH and openmpi-bin could not be installed"

@@ -17,11 +17,7 @@ TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=(shard safetensors config glue gpt2_vocab bpe)
 JOBS=${JOBS:-2}
 
-if ! command -v clang++ >/dev/null || ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "install ok installed"; then
-  echo "tests/fuzz.sh: installing clang and libclang-rt-14-dev (libFuzzer)" >&2
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
-fi
+bash third_party/install.sh --tools fuzz  # clang and libFuzzer, when missing
 cmake -S tests/fuzz -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 cmake --build build-fuzz -j "$JOBS" >/dev/null
 

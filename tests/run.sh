@@ -17,11 +17,18 @@ cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
 
 bash third_party/install.sh
+# The test tools (mpirun, headless Chromium, clang's libFuzzer) install while build/ compiles; the
+# scripts that need them wait for it (and install what is still missing themselves).
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+mkdir -p build
+bash third_party/install.sh --tools mpi browser $([ "$FUZZ_SECONDS" -gt 0 ] && echo fuzz) > build/test-tools.log 2>&1 &
+TOOLS=$!
 
 echo "== build/: release build and CPU tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$JOBS"
 ctest --test-dir build -j "$JOBS" --output-on-failure
+wait "$TOOLS" || { echo "tests/run.sh: installing the test tools failed:"; cat build/test-tools.log; }
 echo "== build/: data-parallel tests under mpirun -np 2 (tests/dist.sh; skipped without MPI)"
 tests/dist.sh build
 echo "== build/: report.html and the routing view in headless Chromium (tests/browser_check.sh)"
@@ -37,7 +44,6 @@ if [ -f engine/cuda/emulator/CMakeLists.txt ]; then
   OMP_WAIT_POLICY=passive ctest --test-dir build-emu-asan -j "$JOBS" --output-on-failure -R '^(emulator|parity):'
 fi
 
-FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
   echo "== build-fuzz/: every parser fuzzed for ${FUZZ_SECONDS}s (libFuzzer, ASan+UBSan)"
   JOBS="$JOBS" tests/fuzz.sh "$FUZZ_SECONDS"
