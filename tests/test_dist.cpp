@@ -17,6 +17,10 @@
 #include "tests/train_data.hpp"
 #include "data/synthetic.hpp"
 #include "train/checkpoint.hpp"
+#include "train/data_parallel.hpp"
+#include "ops/elementwise.hpp"
+#include "ops/reduce.hpp"
+#include "autograd/node.hpp"
 #include "train/classifier.hpp"
 #include "train/optimizer.hpp"
 #include "train/trainer.hpp"
@@ -30,6 +34,7 @@ namespace {
 dist::CommOptions test_comm() {
   dist::CommOptions o;
   o.timeout_s = 60;
+  o.bucket_bytes = 64 << 10;  // the tiny models' gradients in several buckets, most started during the backward
   return o;
 }
 
@@ -195,6 +200,43 @@ TEST_SUITE("dist") {
       CHECK(recv == std::vector<int64_t>{0, 0});
       CHECK(got.size(0) == 0);
     }
+  }
+
+  TEST_CASE("dist: the gradients' all-reduce starts bucket by bucket during the backward") {
+    // Parameters p0..p3 of 4 floats, one bucket each (16 bytes), taken in reverse order (p3's
+    // bucket first); p4 frozen. L = (r+1)·Σ_i (i+1)·p_i·x over what rank r reaches: p0..p2 on
+    // both ranks, p3 on rank 1 only.
+    auto comm = two_ranks();
+    if (!comm) return;
+    const int r = comm->rank();
+    std::vector<NamedParam> ps;
+    for (int i = 0; i < 5; ++i)
+      ps.push_back({"p" + std::to_string(i), Tensor::full({4}, 1.0).requires_grad_(), false});
+    ps[4].tensor.requires_grad_(false);  // frozen: not reduced, keeps no gradient
+    const Tensor x = Tensor::from_vector<float>({1, 2, 3, 4}, {4});
+    Tensor L = sum(ps[0].tensor * x);
+    for (int i = 1; i < (r == 1 ? 4 : 3); ++i) L = L + sum(ps[(size_t)i].tensor * x * (double)(i + 1));
+    L = L * (double)(r + 1);
+    OverlappedGradients og(*comm, ps, 16);
+    CHECK(og.buckets() == 4);
+    int64_t started_in_backward = 0;
+    backward_with_hook(L, Tensor(), false, [&](const Tensor& leaf) {
+      og.hook()(leaf);
+      started_in_backward = og.started();
+    });
+    // p3 is not in rank 0's graph, so there its bucket, the first, waits for finish() and the
+    // others wait behind it (the same order on every rank); on rank 1 all four start within the
+    // backward.
+    CHECK(started_in_backward == (r == 1 ? 4 : 0));
+    og.finish();
+    for (int i = 0; i < 4; ++i) {
+      INFO("p" << i);
+      const double k = (double)(i + 1) * (i == 3 ? 2.0 : 3.0);  // Σ_r (r+1) over the ranks reaching it
+      REQUIRE(ps[(size_t)i].tensor.grad().defined());
+      CHECK(ps[(size_t)i].tensor.grad().to_vector<float>() ==
+            std::vector<float>{(float)k, (float)(2 * k), (float)(3 * k), (float)(4 * k)});
+    }
+    CHECK(!ps[4].tensor.grad().defined());
   }
 
   TEST_CASE("dist: 2 ranks x batch B train as 1 process x grad-accum 2 x B (dasg, switch, dsmoe; 10 steps)") {
@@ -438,6 +480,33 @@ TEST_SUITE("dist") {
                 for (const auto& load : layer) idle = idle || load.get<double>() == 0.0;
         CHECK(idle);
       }
+      comm->barrier();
+    }
+  }
+
+  // tests/gpu.sh runs this on a machine with N >= 2 GPUs (mpirun -np N, one GPU a rank, NCCL
+  // where built): N ranks x B on their GPUs against 1 process x grad-accum N x B on this rank's.
+  TEST_CASE("dist-gpu: N ranks on N GPUs train as 1 process x grad-accum N (dasg, switch)" * doctest::skip()) {
+    auto comm = dist::from_launcher("test_dist", test_comm());
+    if (comm->size() < 2) {
+      MESSAGE("skipped: needs mpirun -np N with N >= 2 GPUs (tests/gpu.sh)");
+      return;
+    }
+    const int r = comm->rank(), N = comm->size();
+    const std::string data = test::make_lm_data("dasg_dist_gpu_data_" + std::to_string(r));
+    for (const char* preset : {"dasg-tiny", "switch-tiny"}) {
+      INFO(preset);
+      const std::string ref = tmp(std::string("dasg_dist_gpu_ref_") + preset + "_" + std::to_string(r));
+      TrainOptions one = options(preset, data, ref);
+      one.device = "cuda:" + std::to_string(comm->local_rank());
+      one.grad_accum = N;
+      train_language_model(one);
+      const std::string dp = shared_tmp(*comm, std::string("dasg_dist_gpu_dp_") + preset);
+      TrainOptions many = options(preset, data, dp);
+      many.device = "cuda";  // cuda:<local rank>
+      many.comm = comm;
+      train_language_model(many);
+      if (r == 0) check_same_run(ref, dp, 10);
       comm->barrier();
     }
   }

@@ -198,6 +198,9 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     int64_t tokens = 0;
     const MicroBatchStreams streams(gen);
     uint64_t last_drawn = 0;  // random blocks drawn by the step's last micro-batch, if it ran here
+    // With several ranks the gradients' all-reduce starts bucket by bucket during the last backward.
+    std::unique_ptr<OverlappedGradients> reduce;
+    if (world > 1) reduce = std::make_unique<OverlappedGradients>(comm, split.replicated, comm.bucket_bytes());
     for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
       // Global micro-batch j: the j-th batch of the data order, the j-th random stream.
       const int64_t j = micro * world + rank;
@@ -212,7 +215,10 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       if (j == J - 1) last_drawn = drawn;
       const Tensor policy = router.policy_loss(r);
       const Tensor total = r.loss + policy;
-      (total * k).backward();
+      if (reduce && micro == o.grad_accum - 1)
+        backward_with_hook(total * k, Tensor(), false, reduce->hook());
+      else
+        (total * k).backward();
       std::vector<Tensor> t = {one(total), one(r.ce), one(r.balance), one(r.z), one(policy), one(r.sparsity)};
       std::vector<std::pair<std::string, Tensor>> extra = task.batch_metrics(b, r);
       if (sums.terms.empty())
@@ -222,7 +228,7 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       tokens += b.n_tokens;
     }
     if (hook) hook(step, opt->params());
-    all_reduce_gradients(comm, split.replicated);  // Σ over ranks of (loss/J)'s gradients: the global mean's
+    if (reduce) reduce->finish();  // Σ over ranks of (loss/J)'s gradients: the global mean's
     // The step's one read-back before the update: loss terms, metrics, ‖g‖, routing counters.
     std::vector<double> h;
     {
