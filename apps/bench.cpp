@@ -423,8 +423,8 @@ int bench_train_main(int argc, char** argv) {
   if (world > 1) {
     // The gradients' bytes, and a lone all-reduce of that many bytes (median of 5) for its bandwidth.
     int64_t bytes = 0;
-    for (const dasg::NamedParam& p : opt.params())
-      if (p.tensor.requires_grad()) bytes += p.tensor.numel() * (int64_t)dasg::dtype_size(p.tensor.dtype());
+    for (const dasg::NamedParam& p : opt.params())  // those some rank reached (all_reduce_gradients sends no others)
+      if (p.tensor.grad().defined()) bytes += p.tensor.numel() * (int64_t)dasg::dtype_size(p.tensor.dtype());
     dasg::Tensor flat = dasg::Tensor::zeros({bytes / 4});
     std::vector<double> t;
     for (int i = 0; i < 5; ++i) {

@@ -184,6 +184,11 @@ int Model::expert_rank_of(const std::string& name, int world) const {
   return expert_rank(e, E, world);
 }
 
+bool Model::reachable(const std::string& name) const {
+  if (cfg_.ffn != "dasg" || deep_active_) return true;
+  return name.find(".ffn.deep.") == std::string::npos && name.find(".ffn.router.deep.") == std::string::npos;
+}
+
 void Model::transfer_dsse() {
   for (Block& b : blocks_)
     if (auto* f = dynamic_cast<DasgFfn*>(b.ffn.get())) f->transfer(false);

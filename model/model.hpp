@@ -85,6 +85,10 @@ class Model {
   // parameter every rank holds (not a sharded expert's).
   int expert_rank_of(const std::string& name, int world) const;
 
+  // Whether the forward can reach parameter `name` at all: not the deep experts (nor the deep
+  // router) of a dasg model before the DSSE transfer. What a trainer need not all-reduce.
+  bool reachable(const std::string& name) const;
+
   // The DSSE transfer (§7.5); idempotent flag deep_active() afterwards.
   void transfer_dsse();
   bool deep_active() const { return deep_active_; }

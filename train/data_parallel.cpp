@@ -22,7 +22,16 @@ void broadcast_parameters(dist::Communicator& comm, Model& model) {
 
 void all_reduce_gradients(dist::Communicator& comm, const std::vector<NamedParam>& params) {
   if (comm.size() == 1) return;
-  OverlappedGradients all(comm, params, comm.bucket_bytes());
+  // Which parameters have a gradient on some rank: one small sum first, so that none is sent as
+  // zeros by every rank.
+  std::vector<double> has(params.size(), 0.0);
+  for (size_t i = 0; i < params.size(); ++i)
+    if (params[i].tensor.requires_grad() && params[i].tensor.grad().defined()) has[i] = 1;
+  comm.all_reduce_sum(has);
+  std::vector<NamedParam> reached;
+  for (size_t i = 0; i < params.size(); ++i)
+    if (has[i] > 0) reached.push_back(params[i]);
+  OverlappedGradients all(comm, reached, comm.bucket_bytes());
   all.finish();  // every bucket started now, none overlapped
 }
 

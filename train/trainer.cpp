@@ -200,7 +200,12 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     uint64_t last_drawn = 0;  // random blocks drawn by the step's last micro-batch, if it ran here
     // With several ranks the gradients' all-reduce starts bucket by bucket during the last backward.
     std::unique_ptr<OverlappedGradients> reduce;
-    if (world > 1) reduce = std::make_unique<OverlappedGradients>(comm, split.replicated, comm.bucket_bytes());
+    if (world > 1) {
+      std::vector<NamedParam> reached;  // not the deep tier before the DSSE transfer: no rank has its gradients
+      for (const NamedParam& p : split.replicated)
+        if (model.reachable(p.name)) reached.push_back(p);
+      reduce = std::make_unique<OverlappedGradients>(comm, reached, comm.bucket_bytes());
+    }
     for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
       // Global micro-batch j: the j-th batch of the data order, the j-th random stream.
       const int64_t j = micro * world + rank;
