@@ -20,7 +20,7 @@
 #   8. trains dasg-small for 50 steps on Tiny Shakespeare with --device cuda and then the same 50
 #      steps with --device cpu, reporting the median tokens/s and the losses of each (train.log);
 #   9. data parallel on the GPUs: with N >= 2 GPUs, test_dist's "dist-gpu:" case under
-#      mpirun -np N (one GPU a rank, NCCL: the build asks for -DDASG_NCCL=ON) against 1 process x
+#      mpirun -np N (one GPU a rank, NCCL where the build finds it) against 1 process x
 #      grad-accum N (dist.log); with one GPU it says it skips, and why.
 # Everything is logged under OUTDIR: nvidia-smi.txt, install.log, build.log, parity.log, tf32.log,
 # rerun/, bench.log, train.log, train-{cuda,cpu}/, and summary.txt (versions — driver, nvcc, cuBLAS, cuDNN, CMake —, what ran,
@@ -103,7 +103,7 @@ say "  CMake: $(cmake --version | head -n 1)"
 t0=$(date +%s)
 {
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DDASG_CUDA=ON -DDASG_CUDA_EMULATE=OFF \
-    -DDASG_SANITIZE= -DDASG_BUILD_TESTS=ON -DDASG_COMPONENTS="data;model;train;apps" -DDASG_NCCL=ON &&
+    -DDASG_SANITIZE= -DDASG_BUILD_TESTS=ON -DDASG_COMPONENTS="data;model;train;apps" &&
     cmake --build "$BUILD" -j "$JOBS" --target test_parity test_device_train bench_gpu dasg &&
     if cmake --build "$BUILD" --target help | grep -q test_dist; then  # MPI found
       cmake --build "$BUILD" -j "$JOBS" --target test_dist
