@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "apps/flags.hpp"
+#include "dist/communicator.hpp"
 #include "engine/allocator.hpp"
 #include "engine/parallel.hpp"
 #include "data/corpus.hpp"
@@ -31,6 +32,7 @@
 #include "train/optimizer.hpp"
 #include "train/router_state.hpp"
 #include "train/trainer.hpp"
+#include "train/data_parallel.hpp"
 #include "ops/reduce.hpp"
 
 int bench_train_main(int argc, char** argv);     // below
@@ -315,14 +317,28 @@ Model FLOPs: every GEMM of the step, forward and backward, 2·M·N·K, plus the 
   --profile-steps P     profiled steps after the timed ones (default 2; 0 = no breakdown)
   --seed N              initialisation and data order (default 1337)
   --data DIR            token shards (default: the default corpus, byte tokenizer)
+Under mpirun -np N (data parallel): --batch is each rank's, rank r reads its own order (seed + r),
+the gradients are all-reduced every step (the trainer's all_reduce_gradients, timed apart), and
+rank 0 reports the global tokens/s, the bytes all-reduced per step and the bandwidth of a lone
+all-reduce of that many bytes. The 1-minute load average is printed with the timings.
 )";
 
 namespace {
 
+// The 1-minute load average (the machine may be shared: timings are read beside it).
+double load_average() {
+  double l = -1;
+  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &l) != 1) l = -1;
+    std::fclose(f);
+  }
+  return l;
+}
+
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 struct StepTimes {
-  double forward = 0, backward = 0, optimizer = 0, total = 0, cpu = 0;  // wall s; cpu: process CPU s
+  double forward = 0, backward = 0, allreduce = 0, optimizer = 0, total = 0, cpu = 0;  // wall s; cpu: process CPU s
 };
 
 }  // namespace
@@ -373,9 +389,14 @@ int bench_train_main(int argc, char** argv) {
     }
   }
 
+  const std::shared_ptr<dasg::dist::Communicator> comm = dasg::dist::from_launcher("dasg bench train");
+  const int world = comm->size();
+  if (comm->rank() != 0 && !std::freopen("/dev/null", "w", stdout))  // rank 0 reports
+    throw dasg::Error("dasg bench train: cannot silence rank " + std::to_string(comm->rank()));
+  const double load_start = load_average();
   dasg::Model model(cfg, seed);
   dasg::AdamW opt(dasg::optimizer_params(model.parameters()), dasg::AdamWOptions{0.9, 0.95, 1e-8, 0.1});
-  dasg::data::TokenLoader loader(data_dir, "train", {B, T, cfg.vocab_size, seed, true});
+  dasg::data::TokenLoader loader(data_dir, "train", {B, T, cfg.vocab_size, seed + (uint64_t)comm->rank(), true});
   const int64_t total = steps + prof_steps;
   dasg::RouterState router(cfg);
   dasg::Generator gen(seed ^ 0x9E3779B97F4A7C15ull);
@@ -399,14 +420,16 @@ int bench_train_main(int argc, char** argv) {
     dasg::ForwardResult r = model.forward(tokens, targets, dasg::Tensor(), gen);
     const dasg::Tensor loss = r.loss + router.policy_loss(r);
     const double t1 = now_s();
-    loss.backward();
+    (world > 1 ? loss * (1.0 / world) : loss).backward();  // Σ over ranks: the global mean's gradient
     const double t2 = now_s();
+    dasg::all_reduce_gradients(*comm, opt.params());
+    const double t2r = now_s();
     dasg::clip_grad_norm(opt.params(), 1.0);
     opt.step(dasg::learning_rate(step, 2, total, 1e-3, 1e-4));
     router.end_step(model);
     const double t3 = now_s();
     last_loss = loss.item();
-    st = {t1 - t0, t2 - t1, t3 - t2, t3 - t0, (double)(std::clock() - c0) / CLOCKS_PER_SEC};
+    st = {t1 - t0, t2 - t1, t2r - t2, t3 - t2r, t3 - t0, (double)(std::clock() - c0) / CLOCKS_PER_SEC};
     times.push_back(st);
   }
   dasg::profiler::enable(prof_env);
@@ -419,13 +442,36 @@ int bench_train_main(int argc, char** argv) {
     return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
   };
   const double med = median(&StepTimes::total);
-  const double tokens = (double)(B * T);
-  std::printf("bench train: %s, batch %lld x %lld, %d threads, %lld timed steps (median of the last %lld)\n",
+  const double tokens = (double)(B * T * world);
+  std::printf("bench train: %s, batch %lld x %lld, %d threads, %lld timed steps (median of the last %lld)%s\n",
               flags.str("config", "").c_str(), (long long)B, (long long)T, dasg::num_threads(), (long long)steps,
-              (long long)(steps - warm));
-  std::printf("step %.1f ms (forward %.1f, backward %.1f, clip+optimizer %.1f): %.0f tok/s; last loss %.4f\n",
+              (long long)(steps - warm), world > 1 ? (", per rank of " + std::to_string(world)).c_str() : "");
+  std::printf("step %.1f ms (forward %.1f, backward %.1f, all-reduce %.1f, clip+optimizer %.1f): %.0f tok/s%s; "
+              "last loss %.4f; load average %.2f -> %.2f\n",
               med * 1e3, median(&StepTimes::forward) * 1e3, median(&StepTimes::backward) * 1e3,
-              median(&StepTimes::optimizer) * 1e3, tokens / med, last_loss);
+              median(&StepTimes::allreduce) * 1e3, median(&StepTimes::optimizer) * 1e3, tokens / med,
+              world > 1 ? " (all ranks)" : "", last_loss, load_start, load_average());
+  if (world > 1) {
+    // The gradients' bytes, and a lone all-reduce of that many bytes (median of 5) for its bandwidth.
+    int64_t bytes = 0;
+    for (const dasg::NamedParam& p : opt.params())  // those some rank reached (all_reduce_gradients sends no others)
+      if (p.tensor.grad().defined()) bytes += p.tensor.numel() * (int64_t)dasg::dtype_size(p.tensor.dtype());
+    dasg::Tensor flat = dasg::Tensor::zeros({bytes / 4});
+    std::vector<double> t;
+    for (int i = 0; i < 5; ++i) {
+      comm->barrier();
+      const double a = now_s();
+      comm->all_reduce_sum(std::vector<dasg::Tensor>{flat});
+      t.push_back(now_s() - a);
+    }
+    std::sort(t.begin(), t.end());
+    const double algbw = (double)bytes / t[2] / 1e9;
+    std::printf("data parallel over %d ranks (%s): global batch %lld sequences; %.2f MB of gradients all-reduced per "
+                "step (f32); a lone all-reduce of them %.2f ms = %.2f GB/s algorithm bandwidth, %.2f GB/s bus "
+                "bandwidth (x 2(N-1)/N, the ring's traffic per rank)\n",
+                world, comm->backend().c_str(), (long long)(B * world), (double)bytes / 1e6, t[2] * 1e3, algbw,
+                algbw * 2.0 * (world - 1) / world);
+  }
   const double cpu = median(&StepTimes::cpu);
   std::printf("process CPU time %.1f ms/step over all threads (%.2f cores busy; steadier than wall time on a "
               "shared machine)\n", cpu * 1e3, cpu / med);

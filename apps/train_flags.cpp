@@ -14,7 +14,7 @@ std::vector<FlagSpec> training_flag_specs() {
           {"momentum", FlagKind::value},   {"weight-decay", FlagKind::value}, {"grad-clip", FlagKind::value},
           {"eval-every", FlagKind::value}, {"ckpt-every", FlagKind::value},   {"seed", FlagKind::value},
           {"quiet", FlagKind::toggle},     {"tensorboard", FlagKind::toggle}, {"no-tensorboard", FlagKind::toggle},
-          {"dist-timeout", FlagKind::value}};
+          {"dist-timeout", FlagKind::value}, {"expert-parallel", FlagKind::toggle}};
 }
 
 void read_training_flags(const Flags& f, TrainOptions& o) {
@@ -37,6 +37,7 @@ void read_training_flags(const Flags& f, TrainOptions& o) {
   o.ckpt_every = f.integer("ckpt-every", o.ckpt_every);
   o.seed = (uint64_t)f.integer("seed", (int64_t)o.seed);
   o.quiet = o.quiet || f.has("quiet");
+  o.expert_parallel = o.expert_parallel || f.has("expert-parallel");
   if (f.has("tensorboard") && f.has("no-tensorboard")) throw UsageError("give --tensorboard or --no-tensorboard, not both");
   if (f.has("tensorboard")) o.tensorboard = true;
   if (f.has("no-tensorboard")) o.tensorboard = false;
@@ -92,7 +93,9 @@ std::string training_flags_help(const TrainOptions& d) {
        "  --dist-timeout S      under mpirun: a collective waiting longer than S seconds (a rank died\n"
        "                        or hangs) aborts every rank (default " << dist::CommOptions{}.timeout_s << ")\n"
        "Data parallel: mpirun -np N dasg ... runs N ranks; --batch stays each rank's micro-batch (the\n"
-       "global batch, N x batch x grad-accum, is printed); rank 0 writes the checkpoint and metrics.\n";
+       "global batch, N x batch x grad-accum, is printed); rank 0 writes the checkpoint and metrics.\n"
+       "  --expert-parallel     with N ranks: each holds n_experts/N of every tier's experts (dasg,\n"
+       "                        switch); tokens reach them by all-to-all; the checkpoint is one process's\n";
   return s.str();
 }
 

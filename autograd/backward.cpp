@@ -88,29 +88,49 @@ void attach(Tensor& out, std::shared_ptr<Node> node, const std::vector<Tensor>& 
 }
 
 void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
-  DASG_CHECK(requires_grad(), "backward: ", str(), " does not require grad; none of its inputs requires grad, "
-             "or it was computed under no_grad");
+  backward_with_hook(*this, grad_in, retain_graph, {});
+}
+
+void backward_with_hook(const Tensor& root, const Tensor& grad_in, bool retain_graph, const LeafHook& on_final) {
+  const Tensor& self = root;
+  DASG_CHECK(self.requires_grad(), "backward: ", self.str(), " does not require grad; none of its inputs requires "
+             "grad, or it was computed under no_grad");
   Tensor grad = grad_in;
   if (!grad.defined()) {
-    DASG_CHECK(numel() == 1, "backward: ", str(), " is not a scalar; pass the gradient of the output "
+    DASG_CHECK(self.numel() == 1, "backward: ", self.str(), " is not a scalar; pass the gradient of the output "
                "explicitly (expected a one-element tensor for an implicit gradient of 1)");
-    grad = Tensor::ones(shape(), dtype(), device());
+    grad = Tensor::ones(self.shape(), self.dtype(), self.device());
   }
-  DASG_CHECK(grad.shape() == shape() && grad.dtype() == dtype() && grad.device() == device(),
-             "backward: gradient ", grad.str(), " does not match the output ", str());
+  DASG_CHECK(grad.shape() == self.shape() && grad.dtype() == self.dtype() && grad.device() == self.device(),
+             "backward: gradient ", grad.str(), " does not match the output ", self.str());
 
   NoGradGuard no_grad;  // backward formulas are not themselves recorded
-  if (is_leaf()) {
-    accumulate_leaf(impl(), grad);
+  if (self.is_leaf()) {
+    accumulate_leaf(self.impl(), grad);
+    if (on_final) on_final(self);
     return;
   }
   std::unordered_map<Node*, Tensor> grads;
-  grads[grad_fn().get()] = grad;
+  grads[self.grad_fn().get()] = grad;
   // Keep every node alive while we walk, even if releasing saved tensors drops the last owner.
-  std::vector<Node*> order = topological_order(grad_fn().get());
+  std::vector<Node*> order = topological_order(self.grad_fn().get());
+  // With a hook: the nodes still to run that have an edge to each leaf.
+  std::unordered_map<TensorImpl*, int64_t> pending;
+  if (on_final)
+    for (Node* node : order)
+      for (const Edge& e : node->next)
+        if (e.leaf) ++pending[e.leaf.get()];
+  auto done_with = [&](Node* node) {
+    if (!on_final) return;
+    for (const Edge& e : node->next)
+      if (e.leaf && --pending[e.leaf.get()] == 0) on_final(Tensor(e.leaf));
+  };
   for (Node* node : order) {
     auto it = grads.find(node);
-    if (it == grads.end()) continue;  // no gradient reached it
+    if (it == grads.end()) {  // no gradient reached it
+      done_with(node);
+      continue;
+    }
     Tensor g = std::move(it->second);
     grads.erase(it);
     DASG_CHECK(!node->released, "backward: the graph through ", node->name(), " was already freed by an "
@@ -135,6 +155,7 @@ void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
       else
         accumulate_leaf(*e.leaf, in_grads[k]);
     }
+    done_with(node);
   }
 }
 

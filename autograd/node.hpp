@@ -9,6 +9,7 @@
 //     attach(y, n, {a, b});
 //   }
 #pragma once
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <vector>
@@ -54,5 +55,13 @@ bool needs_grad(std::initializer_list<Tensor> inputs);
 bool needs_grad(const std::vector<Tensor>& inputs);
 // Makes `node` the grad_fn of `out` with one edge per input.
 void attach(Tensor& out, std::shared_ptr<Node> node, const std::vector<Tensor>& inputs);
+
+// root.backward(grad, retain_graph), calling on_final(leaf) for every leaf of the graph as soon
+// as its .grad is final for this backward (the last node with an edge to it has run, or was
+// skipped because no gradient reached it), in that order: what lets a caller start reducing a
+// gradient while the backward goes on (train/data_parallel.hpp). The hook must not change the
+// graph; it may read the leaf's .grad.
+using LeafHook = std::function<void(const Tensor& leaf)>;
+void backward_with_hook(const Tensor& root, const Tensor& grad, bool retain_graph, const LeafHook& on_final);
 
 }  // namespace dasg

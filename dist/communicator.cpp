@@ -20,8 +20,12 @@ class SingleProcess final : public Communicator {
   int size() const override { return 1; }
   int local_rank() const override { return 0; }
   std::string backend() const override { return "single process"; }
+  int64_t bucket_bytes() const override { return CommOptions{}.bucket_bytes; }
   void all_reduce_sum(const std::vector<Tensor>&) override {}
   void all_reduce_sum(std::vector<double>&) override {}
+  void start_all_reduce_sum(const Tensor&) override {}
+  void progress() override {}
+  void finish_started() override {}
   void broadcast(const std::vector<Tensor>&, int root) override { check_root(root); }
   void broadcast(std::string&, int root) override { check_root(root); }
   void barrier() override {}

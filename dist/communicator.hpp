@@ -35,12 +35,23 @@ class Communicator {
   virtual int size() const = 0;
   // The rank among the processes of this machine (picks the GPU), 0 without a launcher.
   virtual int local_rank() const = 0;
+  // The all-reduce buffers' size limit (CommOptions::bucket_bytes).
+  virtual int64_t bucket_bytes() const = 0;
   // What runs the collectives ("single process", "MPI (Open MPI ...)"), for the run's banner.
   virtual std::string backend() const = 0;
 
   // Σ over ranks, in place, of every tensor of `tensors` (f32 or f64, all on one device): they
   // are flattened into contiguous buckets of at most bucket_bytes, one reduction per bucket.
   virtual void all_reduce_sum(const std::vector<Tensor>& tensors) = 0;
+  // Nonblocking Σ over ranks of one contiguous tensor `flat` (f32 or f64), in place: started
+  // here, complete once finish_started() returns. Started reductions run on a communicator of
+  // their own, so other collectives (the experts' exchange) may be issued while they are in
+  // flight; every rank must start the same reductions in the same order. progress() lets the
+  // backend advance them (call it now and then while computing). CUDA tensors are reduced at
+  // once (no overlap there yet).
+  virtual void start_all_reduce_sum(const Tensor& flat) = 0;
+  virtual void progress() = 0;
+  virtual void finish_started() = 0;
   // Σ over ranks, in place, of host values (loss terms, counters: the step's small numbers).
   virtual void all_reduce_sum(std::vector<double>& values) = 0;
   // Every rank's tensors become root's, in place (same shapes and dtypes on every rank).

@@ -47,6 +47,7 @@ class MpiCommunicator final : public Communicator {
   explicit MpiCommunicator(const CommOptions& o) : o_(o) {
     ensure_mpi();
     MPI_Comm_dup(MPI_COMM_WORLD, &comm_);
+    MPI_Comm_dup(MPI_COMM_WORLD, &started_comm_);
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
     MPI_Comm node;
@@ -62,12 +63,16 @@ class MpiCommunicator final : public Communicator {
   ~MpiCommunicator() override {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (!finalized) MPI_Comm_free(&comm_);
+    if (!finalized) {
+      MPI_Comm_free(&comm_);
+      MPI_Comm_free(&started_comm_);
+    }
   }
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   int local_rank() const override { return local_rank_; }
+  int64_t bucket_bytes() const override { return o_.bucket_bytes; }
   std::string backend() const override {
 #if DASG_WITH_NCCL
     return backend_ + " + NCCL for CUDA tensors";
@@ -81,6 +86,37 @@ class MpiCommunicator final : public Communicator {
       if (flat.device().is_cuda()) return device_reduce(flat);
       reduce_host(flat.raw_data(), flat.numel(), mpi_type(flat.dtype()), "all-reduce");
     });
+  }
+
+  void start_all_reduce_sum(const Tensor& flat) override {
+    DASG_CHECK(flat.defined() && (flat.dtype() == DType::f32 || flat.dtype() == DType::f64),
+               "start_all_reduce_sum: ", flat.defined() ? flat.str() : std::string("an undefined tensor"),
+               "; expected an f32 or f64 tensor");
+    if (flat.device().is_cuda()) {
+      Tensor t = flat;
+      device_reduce(t);
+      return;
+    }
+    const MPI_Datatype type = mpi_type(flat.dtype());
+    const int64_t n = flat.numel(), esize = (int64_t)dtype_size(flat.dtype());
+    for (int64_t at = 0; at < n; at += INT_MAX / 2) {
+      started_.push_back({flat, MPI_REQUEST_NULL});
+      MPI_Iallreduce(MPI_IN_PLACE, static_cast<char*>(flat.raw_data()) + at * esize,
+                     (int)std::min<int64_t>(INT_MAX / 2, n - at), type, MPI_SUM, started_comm_, &started_.back().r);
+    }
+  }
+
+  void progress() override {
+    for (Started& s : started_) {
+      int done = 0;
+      if (s.r != MPI_REQUEST_NULL) MPI_Test(&s.r, &done, MPI_STATUS_IGNORE);
+    }
+  }
+
+  void finish_started() override {
+    for (Started& s : started_)
+      if (s.r != MPI_REQUEST_NULL) wait(s.r, "all-reduce of the gradients (started during the backward)");
+    started_.clear();
   }
 
   void all_reduce_sum(std::vector<double>& values) override {
@@ -242,8 +278,14 @@ class MpiCommunicator final : public Communicator {
   std::unique_ptr<NcclReduce> nccl_;
 #endif
 
+  struct Started {
+    Tensor flat;  // kept alive until its reduction completes
+    MPI_Request r;
+  };
+  std::vector<Started> started_;
   CommOptions o_;
   MPI_Comm comm_ = MPI_COMM_NULL;
+  MPI_Comm started_comm_ = MPI_COMM_NULL;  // the started (nonblocking) reductions
   int rank_ = 0, size_ = 1, local_rank_ = 0;
   std::string backend_;
 };

@@ -10,6 +10,10 @@
 //   run_experts:     tokens grouped by expert (ops/dispatch.hpp) gathered with one index_select,
 //                    one GEMM chain per expert over its own tokens, outputs weighted and scattered
 //                    back with one index_add. No per-token loop over experts.
+//                    Expert parallel (ExpertShards): the gathered rows are ordered by their
+//                    experts' ranks and exchanged (ops/exchange.hpp); each rank runs its own
+//                    experts over the rows every rank sent it, and the outputs go back the same
+//                    way; the weights and the scatter stay on the token's rank.
 // A router runs over all N rows of the layer with a 0/1 mask of the rows in its tier, so nothing
 // about the tier split is read back to the host; the expert GEMMs are sized by the per-expert
 // counts, the layer's one device→host copy (model/ffn.cpp).
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include "model/module.hpp"
+#include "ops/exchange.hpp"
 
 namespace dasg {
 
@@ -61,10 +66,21 @@ struct RouterLosses {
 RouterLosses router_losses(const Routing& r, const Tensor& rows, const Tensor& counts, double balance_coef,
                            double z_coef);
 
+// Expert parallelism over the ranks of `exchange`: expert e of the grouped numbering runs on
+// rank owner[e] (expert_rank below); the rest of the model is replicated.
+struct ExpertShards {
+  std::shared_ptr<RowExchange> exchange;
+  std::vector<int> owner;
+};
+// The rank of expert e of a tier of E experts over `world` ranks: contiguous blocks of E/world
+// (E a multiple of world, checked by Model::set_expert_exchange).
+inline int expert_rank(int64_t e, int64_t E, int world) { return (int)(e / (E / world)); }
+
 // out = base + Σ_assignments weight·expert(x[row]), scattered to the assignments' rows of x [N, D].
 // rows/slots: the grouped assignments (ops/dispatch.hpp, i32, −1 tail); kept[e]: expert e's count.
 Tensor run_experts(const Tensor& base, const Tensor& x, const Tensor& rows, const Tensor& slots,
                    const std::vector<int32_t>& kept, const Tensor& weights,
-                   const std::function<Tensor(int64_t expert, const Tensor& xe)>& expert);
+                   const std::function<Tensor(int64_t expert, const Tensor& xe)>& expert,
+                   const ExpertShards* shards = nullptr);
 
 }  // namespace dasg

@@ -124,8 +124,10 @@ class SwitchFfn : public FeedForward {
     KeyGroups g = group_by_key(r.keys, E, constant_tensor(visit, {b.N}, b.device), b.capacity ? cap : -1);
     const std::vector<int32_t>& kept = g.kept_host;
     const int64_t admitted = std::accumulate(kept.begin(), kept.end(), (int64_t)0);
+    ExpertShards shards{in.exchange, {}};
+    for (int64_t e = 0; in.exchange && e < E; ++e) shards.owner.push_back(expert_rank(e, E, in.exchange->size()));
     out.y = run_experts(Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device()), in.x, g.rows, g.slots, kept,
-                        r.weights, [&](int64_t e, const Tensor& xe) { return experts_[(size_t)e](xe); });
+                        r.weights, [&](int64_t e, const Tensor& xe) { return experts_[(size_t)e](xe); }, &shards);
     if (!b.aux) return out;
     RouterLosses l = router_losses(r, real, g.counts, cfg_.moe.balance_coef, cfg_.moe.z_coef);
     out.balance = l.balance;
@@ -225,10 +227,14 @@ FfnOutput DasgFfn::forward(const FfnInput& in) const {
   const int64_t n_experts = m.n_shallow + (tiers == 2 ? m.n_deep : 0);
   const KeyGroups g = group_by_key(tiers == 2 ? concat(keys, 1) : keys[0], n_experts);
   const Tensor w = tiers == 2 ? reshape(concat(weights, 1), {-1, 1}) : r[0].weights;
+  ExpertShards shards{in.exchange, {}};
+  for (int64_t e = 0; in.exchange && e < n_experts; ++e)
+    shards.owner.push_back(e < m.n_shallow ? expert_rank(e, m.n_shallow, in.exchange->size())
+                                           : expert_rank(e - m.n_shallow, m.n_deep, in.exchange->size()));
   Tensor y = run_experts(Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device()), in.x, g.rows, g.slots, g.kept_host, w,
                          [&](int64_t e, const Tensor& xe) {
                            return e < m.n_shallow ? shallow_[(size_t)e](xe) : deep_[(size_t)(e - m.n_shallow)](xe);
-                         });
+                         }, &shards);
   for (const ShallowExpert& s : shared_) y = y + mask_padding(s(in.x), b);
   out.y = y;
   if (!b.aux) return out;

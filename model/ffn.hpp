@@ -63,6 +63,9 @@ struct FfnInput {
   Tensor has_context;  // [N] 1 at real rows whose attention may use more than one key
   const BatchInfo* batch = nullptr;
   bool deep_active = false;  // dasg: the DSSE transfer has happened
+  // Expert parallel (dasg, switch): the ranks the experts are spread over (model/experts.hpp);
+  // null: every expert runs here.
+  std::shared_ptr<RowExchange> exchange;
 };
 
 struct FfnOutput {

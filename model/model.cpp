@@ -111,6 +111,7 @@ ForwardResult Model::run(const Tensor& tokens_in, const Tensor& targets_in, cons
     in.has_context = has_context;
     in.batch = &batch;
     in.deep_active = deep_active_;
+    in.exchange = exchange_;
     FfnOutput f = blk.ffn->forward(in);
     x = h + dropout(reshape(f.y, {B, T, D}), cfg_.dropout, training_, gen);
     r.balance = r.balance + f.balance;
@@ -152,6 +153,40 @@ ForwardResult Model::run(const Tensor& tokens_in, const Tensor& targets_in, cons
   }
   r.loss = r.ce + r.balance + r.z + r.sparsity;
   return r;
+}
+
+void Model::set_expert_exchange(std::shared_ptr<RowExchange> exchange) {
+  if (exchange) {
+    const int W = exchange->size();
+    DASG_CHECK(cfg_.ffn == "dasg" || cfg_.ffn == "switch", "expert parallel: the FFN is '", cfg_.ffn,
+               "'; only dasg and switch have experts to spread over ranks");
+    DASG_CHECK(cfg_.moe.n_shallow % W == 0 && (cfg_.ffn == "switch" || cfg_.moe.n_deep % W == 0),
+               "expert parallel: moe.n_shallow ", cfg_.moe.n_shallow, cfg_.ffn == "dasg" ? " and moe.n_deep " : "",
+               cfg_.ffn == "dasg" ? std::to_string(cfg_.moe.n_deep) : std::string(), " over ", W,
+               " ranks; expected a multiple of the number of ranks in each tier");
+  }
+  exchange_ = std::move(exchange);
+}
+
+int Model::expert_rank_of(const std::string& name, int world) const {
+  // blocks.<l>.ffn.<tier>.<e>.…: tier "experts" (switch), "shallow" or "deep" (dasg); "shared" is replicated.
+  const size_t ffn = name.find(".ffn.");
+  if (name.rfind("blocks.", 0) != 0 || ffn == std::string::npos) return -1;
+  const size_t tier_at = ffn + 5, dot = name.find('.', tier_at);
+  if (dot == std::string::npos) return -1;
+  const std::string tier = name.substr(tier_at, dot - tier_at);
+  int64_t E = 0;
+  if (cfg_.ffn == "switch" && tier == "experts") E = cfg_.moe.n_shallow;
+  if (cfg_.ffn == "dasg" && tier == "shallow") E = cfg_.moe.n_shallow;
+  if (cfg_.ffn == "dasg" && tier == "deep") E = cfg_.moe.n_deep;
+  if (E == 0) return -1;
+  const int64_t e = std::stoll(name.substr(dot + 1, name.find('.', dot + 1) - dot - 1));
+  return expert_rank(e, E, world);
+}
+
+bool Model::reachable(const std::string& name) const {
+  if (cfg_.ffn != "dasg" || deep_active_) return true;
+  return name.find(".ffn.deep.") == std::string::npos && name.find(".ffn.router.deep.") == std::string::npos;
 }
 
 void Model::transfer_dsse() {

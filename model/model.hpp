@@ -73,6 +73,22 @@ class Model {
   Tensor prefill(DecodeState& state, int64_t b, const std::vector<int32_t>& tokens, Generator& gen) const;
   Tensor step(DecodeState& state, const std::vector<int32_t>& tokens, Generator& gen) const;
 
+  // Expert parallelism (dasg, switch; model/experts.hpp): with an exchange over W ranks, the
+  // forward runs expert e of a tier of E only on rank expert_rank(e, E, W), tokens going there
+  // and back through the exchange; every other parameter is computed as usual. Every rank holds
+  // every parameter; those of another rank's experts are neither read nor trained here (whoever
+  // trains keeps them current where needed: train/expert_parallel.hpp). Null: all experts local.
+  // Throws unless the FFN is dasg or switch and each tier's expert count is a multiple of W.
+  void set_expert_exchange(std::shared_ptr<RowExchange> exchange);
+  const std::shared_ptr<RowExchange>& expert_exchange() const { return exchange_; }
+  // The rank holding parameter `name` under expert parallelism over `world` ranks, −1 for a
+  // parameter every rank holds (not a sharded expert's).
+  int expert_rank_of(const std::string& name, int world) const;
+
+  // Whether the forward can reach parameter `name` at all: not the deep experts (nor the deep
+  // router) of a dasg model before the DSSE transfer. What a trainer need not all-reduce.
+  bool reachable(const std::string& name) const;
+
   // The DSSE transfer (§7.5); idempotent flag deep_active() afterwards.
   void transfer_dsse();
   bool deep_active() const { return deep_active_; }
@@ -102,6 +118,7 @@ class Model {
   LayerNorm ln_f_;
   Linear cls_;  // encoders only
   bool training_ = true, capacity_ = true, deep_active_ = false;
+  std::shared_ptr<RowExchange> exchange_;
 };
 
 }  // namespace dasg

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The multi-process tests (tests/run.sh runs this after ctest): data-parallel training under
 # `mpirun --oversubscribe -np 2`, one thread a rank.
-#   1. build/tests/test_dist: the collectives; 2 ranks x B against 1 process (grad-accum 2 x B for
+#   1. build/tests/test_dist: the collectives; the all-reduce overlapped with the backward; 2 ranks
+#      x B against 1 process (grad-accum 2 x B for
 #      dasg, switch, dsmoe; batch 2B for dsmoe; grad-accum 4 against 2 ranks x grad-accum 2;
-#      ListOps fine-tuning); checkpoints 2 ranks -> 1 process and back;
+#      ListOps fine-tuning); checkpoints 2 ranks -> 1 process and back; --expert-parallel (dasg
+#      with a resume, switch) against 1 process;
 #   2. a rank killed mid-run (SIGKILL): every rank gone, with mpirun's error naming it, in < 60 s;
 #   3. a rank that hangs: the others' collective times out after 3 s and aborts the run with our
 #      message, in < 60 s;
-#   4. `mpirun -np 2 dasg train` and `dasg finetune`: the global batch is printed, rank 0 reports.
+#   4. `mpirun -np 2 dasg train --expert-parallel` and `dasg finetune`: the global batch (and the
+#      experts per rank) printed, rank 0 reports.
 # Skips, saying so, where mpirun is missing or the build has no MPI (no test_dist).
 # Usage: tests/dist.sh [BUILD_DIR]   (default build)
 set -euo pipefail
@@ -55,8 +58,9 @@ fault "dist-fault: rank 1 hangs*" "rank 0 of 2: .* did not complete within 3 s"
 echo "== dist 4/4: mpirun -np 2 dasg train / finetune"
 OUT="$LOGS/runs"
 timeout 300 "${MPI[@]}" "$BUILD/apps/dasg" train --config dasg-tiny --steps 3 --batch 2 --seq-len 32 --no-val \
-  --eval-every 0 --ckpt-every 0 --out "$OUT/train" --quiet > "$LOGS/train.log" 2>&1 || { cat "$LOGS/train.log"; fail "dasg train"; }
+  --eval-every 0 --ckpt-every 0 --expert-parallel --out "$OUT/train" --quiet > "$LOGS/train.log" 2>&1 || { cat "$LOGS/train.log"; fail "dasg train"; }
 grep -q "global batch 4 sequences = 2 ranks x --batch 2 x --grad-accum 1" "$LOGS/train.log" || { cat "$LOGS/train.log"; fail "no global batch line"; }
+grep -q "expert parallel: each rank runs 2 of the 4 shallow experts and 2 of the 4 deep" "$LOGS/train.log" || { cat "$LOGS/train.log"; fail "no expert-parallel line"; }
 [ "$(grep -c '^trained 3 steps' "$LOGS/train.log")" -eq 1 ] || { cat "$LOGS/train.log"; fail "not one report (rank 0's)"; }
 [ "$(wc -l < "$OUT/train/metrics.jsonl")" -eq 3 ] || fail "metrics.jsonl does not hold 3 records"
 timeout 300 "${MPI[@]}" "$BUILD/apps/dasg" finetune --task recall --config dasg-tiny --steps 3 --batch 4 \

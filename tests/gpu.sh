@@ -18,11 +18,14 @@
 #      with shared memory), logging each under OUTDIR/rerun/;
 #   7. runs bench_gpu (engine GEMM vs direct cuBLAS, memory-bound kernels vs a D2D copy);
 #   8. trains dasg-small for 50 steps on Tiny Shakespeare with --device cuda and then the same 50
-#      steps with --device cpu, reporting the median tokens/s and the losses of each (train.log).
+#      steps with --device cpu, reporting the median tokens/s and the losses of each (train.log);
+#   9. data parallel on the GPUs: with N >= 2 GPUs, test_dist's "dist-gpu:" case under
+#      mpirun -np N (one GPU a rank, NCCL where the build finds it) against 1 process x
+#      grad-accum N (dist.log); with one GPU it says it skips, and why.
 # Everything is logged under OUTDIR: nvidia-smi.txt, install.log, build.log, parity.log, tf32.log,
 # rerun/, bench.log, train.log, train-{cuda,cpu}/, and summary.txt (versions — driver, nvcc, cuBLAS, cuDNN, CMake —, what ran,
 # what passed, the benchmark tables).
-# Exit status: 0 all passed; 1 a parity test failed; 2 no usable GPU (no nvidia-smi, no GPU
+# Exit status: 0 all passed; 1 a parity test or the GPU data-parallel test failed; 2 no usable GPU (no nvidia-smi, no GPU
 # listed, or the CUDA runtime cannot open one: the message says which, with the runtime's error)
 # or the build failed; 3 only the benchmark or the end-to-end training failed. On a machine without a GPU it therefore
 # stops at step 1 with "FAIL: nvidia-smi not found: no NVIDIA driver on this machine" and exit 2.
@@ -101,7 +104,10 @@ t0=$(date +%s)
 {
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DDASG_CUDA=ON -DDASG_CUDA_EMULATE=OFF \
     -DDASG_SANITIZE= -DDASG_BUILD_TESTS=ON -DDASG_COMPONENTS="data;model;train;apps" &&
-    cmake --build "$BUILD" -j "$JOBS" --target test_parity test_device_train bench_gpu dasg
+    cmake --build "$BUILD" -j "$JOBS" --target test_parity test_device_train bench_gpu dasg &&
+    if cmake --build "$BUILD" --target help | grep -q test_dist; then  # MPI found
+      cmake --build "$BUILD" -j "$JOBS" --target test_dist
+    fi
 } >"$OUT/build.log" 2>&1
 build_rc=$?
 if [ $build_rc -ne 0 ]; then
@@ -197,8 +203,26 @@ else
   train_rc=1
 fi
 
-if [ $parity_rc -ne 0 ]; then
-  say "RESULT: FAIL (parity)"
+# ---- 9. data parallel on every GPU -----------------------------------------------------------
+dist_rc=0
+NGPU=$(printf '%s\n' "$GPUS" | grep -c .)
+if [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then NGPU=$(printf '%s\n' "$CUDA_VISIBLE_DEVICES" | tr ',' '\n' | grep -c .); fi
+if [ "$NGPU" -lt 2 ]; then
+  say "data parallel on GPUs: SKIPPED: $NGPU GPU on this machine; the NCCL test needs 2 or more (one a rank)"
+elif [ ! -x "$BUILD/tests/test_dist" ] || ! command -v mpirun >/dev/null 2>&1; then
+  say "data parallel on GPUs: SKIPPED: no test_dist (CMake found no MPI) or no mpirun (apt-get install openmpi-bin)"
+else
+  [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  t0=$(date +%s)
+  OMP_WAIT_POLICY=passive DASG_NUM_THREADS=1 timeout 900 mpirun --oversubscribe -np "$NGPU" "$BUILD/tests/test_dist" \
+    --no-skip -tc='dist-gpu:*' >"$OUT/dist.log" 2>&1
+  dist_rc=$?
+  say "data parallel on $NGPU GPUs ($(grep -o 'dasg: NCCL [a-z]*' "$OUT/build.log" | head -n 1 || echo 'NCCL: see build.log')):" \
+      "exit $dist_rc, $(grep -m1 -o 'test cases:.*' "$OUT/dist.log" || echo 'no doctest summary; see dist.log') ($(elapsed "$t0"))"
+fi
+
+if [ $parity_rc -ne 0 ] || [ $dist_rc -ne 0 ]; then
+  say "RESULT: FAIL ($([ $parity_rc -ne 0 ] && echo parity)$([ $dist_rc -ne 0 ] && echo ' data parallel'))"
   exit 1
 fi
 if [ $bench_rc -ne 0 ] || [ $train_rc -ne 0 ]; then

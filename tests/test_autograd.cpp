@@ -63,6 +63,33 @@ TEST_SUITE("autograd") {
     CHECK(x.grad().to_vector<double>() == std::vector<double>{4, 8});
   }
 
+  TEST_CASE("autograd: backward_with_hook names each leaf once, when its gradient is final") {
+    // L = Σ (c·(a·b) + a): c's gradient is final after the outer product's node, a's only after
+    // the last node touching it (the sum's a path and the inner product), d (no path) never.
+    Tensor a = Tensor::from_vector<double>({1, 2}, {2}).requires_grad_();
+    Tensor b = Tensor::from_vector<double>({3, 4}, {2}).requires_grad_();
+    Tensor c = Tensor::from_vector<double>({5, 6}, {2}).requires_grad_();
+    Tensor d = Tensor::from_vector<double>({7, 8}, {2}).requires_grad_();
+    Tensor L = sum(c * (a * b) + a);
+    std::vector<std::pair<const TensorImpl*, std::vector<double>>> seen;  // the gradient when named
+    backward_with_hook(L, Tensor(), false, [&](const Tensor& leaf) {
+      seen.push_back({&leaf.impl(), leaf.grad().to_vector<double>()});
+    });
+    REQUIRE(seen.size() == 3);
+    for (const Tensor& t : {a, b, c}) {
+      int n = 0;
+      for (const auto& [impl, g] : seen)
+        if (impl == &t.impl()) {
+          ++n;
+          CHECK(g == t.grad().to_vector<double>());  // nothing was added after the hook
+        }
+      CHECK(n == 1);
+    }
+    CHECK(seen[0].first == &c.impl());  // c's only node runs before the inner product's
+    CHECK(a.grad().to_vector<double>() == std::vector<double>{3 * 5 + 1, 4 * 6 + 1});
+    CHECK(!d.grad().defined());
+  }
+
   TEST_CASE("autograd: a frozen parameter gets no gradient") {
     Tensor w = Tensor::from_vector<double>({1, 2}, {2}).requires_grad_();
     Tensor frozen = Tensor::from_vector<double>({3, 4}, {2}).requires_grad_();

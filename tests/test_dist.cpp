@@ -17,6 +17,10 @@
 #include "tests/train_data.hpp"
 #include "data/synthetic.hpp"
 #include "train/checkpoint.hpp"
+#include "train/data_parallel.hpp"
+#include "ops/elementwise.hpp"
+#include "ops/reduce.hpp"
+#include "autograd/node.hpp"
 #include "train/classifier.hpp"
 #include "train/optimizer.hpp"
 #include "train/trainer.hpp"
@@ -30,6 +34,7 @@ namespace {
 dist::CommOptions test_comm() {
   dist::CommOptions o;
   o.timeout_s = 60;
+  o.bucket_bytes = 64 << 10;  // the tiny models' gradients in several buckets, most started during the backward
   return o;
 }
 
@@ -195,6 +200,43 @@ TEST_SUITE("dist") {
       CHECK(recv == std::vector<int64_t>{0, 0});
       CHECK(got.size(0) == 0);
     }
+  }
+
+  TEST_CASE("dist: the gradients' all-reduce starts bucket by bucket during the backward") {
+    // Parameters p0..p3 of 4 floats, one bucket each (16 bytes), taken in reverse order (p3's
+    // bucket first); p4 frozen. L = (r+1)·Σ_i (i+1)·p_i·x over what rank r reaches: p0..p2 on
+    // both ranks, p3 on rank 1 only.
+    auto comm = two_ranks();
+    if (!comm) return;
+    const int r = comm->rank();
+    std::vector<NamedParam> ps;
+    for (int i = 0; i < 5; ++i)
+      ps.push_back({"p" + std::to_string(i), Tensor::full({4}, 1.0).requires_grad_(), false});
+    ps[4].tensor.requires_grad_(false);  // frozen: not reduced, keeps no gradient
+    const Tensor x = Tensor::from_vector<float>({1, 2, 3, 4}, {4});
+    Tensor L = sum(ps[0].tensor * x);
+    for (int i = 1; i < (r == 1 ? 4 : 3); ++i) L = L + sum(ps[(size_t)i].tensor * x * (double)(i + 1));
+    L = L * (double)(r + 1);
+    OverlappedGradients og(*comm, ps, 16);
+    CHECK(og.buckets() == 4);
+    int64_t started_in_backward = 0;
+    backward_with_hook(L, Tensor(), false, [&](const Tensor& leaf) {
+      og.hook()(leaf);
+      started_in_backward = og.started();
+    });
+    // p3 is not in rank 0's graph, so there its bucket, the first, waits for finish() and the
+    // others wait behind it (the same order on every rank); on rank 1 all four start within the
+    // backward.
+    CHECK(started_in_backward == (r == 1 ? 4 : 0));
+    og.finish();
+    for (int i = 0; i < 4; ++i) {
+      INFO("p" << i);
+      const double k = (double)(i + 1) * (i == 3 ? 2.0 : 3.0);  // Σ_r (r+1) over the ranks reaching it
+      REQUIRE(ps[(size_t)i].tensor.grad().defined());
+      CHECK(ps[(size_t)i].tensor.grad().to_vector<float>() ==
+            std::vector<float>{(float)k, (float)(2 * k), (float)(3 * k), (float)(4 * k)});
+    }
+    CHECK(!ps[4].tensor.grad().defined());
   }
 
   TEST_CASE("dist: 2 ranks x batch B train as 1 process x grad-accum 2 x B (dasg, switch, dsmoe; 10 steps)") {
@@ -363,6 +405,110 @@ TEST_SUITE("dist") {
       check_same_checkpoint(whole + "/checkpoint", res2 + "/checkpoint");
     }
     comm->barrier();
+  }
+
+  TEST_CASE("dist: --expert-parallel on 2 ranks trains as 1 process x grad-accum 2 (dasg with a resume, switch)") {
+    // Each rank runs 2 of the 4 experts of every tier; tokens reach them by all-to-all. dasg: the
+    // run writes a checkpoint at step 5 (gathered: one process's layout) and crashes at step 6;
+    // the 2 ranks resume from it (scattered again) and finish as the uninterrupted 1-process run.
+    auto comm = two_ranks();
+    if (!comm) return;
+    const int r = comm->rank();
+    const std::string data = test::make_lm_data("dasg_dist_data_" + std::to_string(r));
+    // After every step's backward: this rank holds gradients for its own experts (0, 1 on rank 0;
+    // 2, 3 on rank 1) and never for the other rank's (its tokens for them went there).
+    int64_t own = 0, other = 0;
+    auto check_grads = [&](const std::vector<NamedParam>& ps) {
+      for (const NamedParam& p : ps)
+        for (const char* tier : {".ffn.experts.", ".ffn.shallow.", ".ffn.deep."}) {
+          const size_t at = p.name.find(tier);
+          if (at == std::string::npos || !p.tensor.grad().defined()) continue;
+          const int e = std::stoi(p.name.substr(at + std::string(tier).size()));
+          (e / 2 == r ? own : other) += 1;
+        }
+    };
+    auto crash_at_6 = [&](int64_t step, const std::vector<NamedParam>& ps) {
+      check_grads(ps);
+      if (step == 6) throw Crash{};
+    };
+    for (const char* preset : {"dasg-tiny", "switch-tiny"}) {
+      INFO(preset);
+      const bool dasg = std::string(preset) == "dasg-tiny";
+      const std::string ref = tmp(std::string("dasg_dist_epref_") + preset + "_" + std::to_string(r));
+      TrainOptions one = options(preset, data, ref);
+      one.grad_accum = 2;
+      train_language_model(one);
+      const std::string ep = shared_tmp(*comm, std::string("dasg_dist_ep_") + preset);
+      TrainOptions two = options(preset, data, ep);
+      two.comm = comm;
+      two.expert_parallel = true;
+      if (dasg) {
+        two.ckpt_every = 5;
+        CHECK_THROWS_AS(train_language_model(two, crash_at_6), Crash);
+        comm->barrier();
+        const std::string res = shared_tmp(*comm, "dasg_dist_ep_resumed");
+        TrainOptions again = options(preset, data, res);
+        again.comm = comm;
+        again.expert_parallel = true;
+        again.resume = ep + "/checkpoint";
+        train_language_model(again);
+        if (r == 0) {
+          const auto ra = test::step_records(ref + "/metrics.jsonl"), rb = test::step_records(ep + "/metrics.jsonl"),
+                     rc = test::step_records(res + "/metrics.jsonl");
+          REQUIRE(ra.size() == 10);
+          REQUIRE(rb.size() == 6);
+          REQUIRE(rc.size() == 5);
+          for (size_t i = 0; i < 6; ++i) check_same_step(ra[i], rb[i]);
+          for (size_t i = 0; i < 5; ++i) check_same_step(ra[5 + i], rc[i]);
+          check_same_checkpoint(ref + "/checkpoint", res + "/checkpoint");
+        }
+      } else {
+        train_language_model(two, [&](int64_t, const std::vector<NamedParam>& ps) { check_grads(ps); });
+        if (r == 0) check_same_run(ref, ep, 10);
+      }
+      CHECK(own > 0);
+      CHECK(other == 0);
+      own = other = 0;
+      // Some step left an expert without a token (its rank received none for it, from either
+      // rank): dasg's deep tier after the transfer at step 3, switch's experts.
+      if (r == 0) {
+        bool idle = false;
+        for (const nlohmann::json& rec : test::step_records(ref + "/metrics.jsonl"))
+          for (const char* key : {"load_shallow", "load_deep"})
+            if (rec.contains(key) && rec["step"].get<int64_t>() >= (dasg ? 3 : 0))
+              for (const auto& layer : rec[key])
+                for (const auto& load : layer) idle = idle || load.get<double>() == 0.0;
+        CHECK(idle);
+      }
+      comm->barrier();
+    }
+  }
+
+  // tests/gpu.sh runs this on a machine with N >= 2 GPUs (mpirun -np N, one GPU a rank, NCCL
+  // where built): N ranks x B on their GPUs against 1 process x grad-accum N x B on this rank's.
+  TEST_CASE("dist-gpu: N ranks on N GPUs train as 1 process x grad-accum N (dasg, switch)" * doctest::skip()) {
+    auto comm = dist::from_launcher("test_dist", test_comm());
+    if (comm->size() < 2) {
+      MESSAGE("skipped: needs mpirun -np N with N >= 2 GPUs (tests/gpu.sh)");
+      return;
+    }
+    const int r = comm->rank(), N = comm->size();
+    const std::string data = test::make_lm_data("dasg_dist_gpu_data_" + std::to_string(r));
+    for (const char* preset : {"dasg-tiny", "switch-tiny"}) {
+      INFO(preset);
+      const std::string ref = tmp(std::string("dasg_dist_gpu_ref_") + preset + "_" + std::to_string(r));
+      TrainOptions one = options(preset, data, ref);
+      one.device = "cuda:" + std::to_string(comm->local_rank());
+      one.grad_accum = N;
+      train_language_model(one);
+      const std::string dp = shared_tmp(*comm, std::string("dasg_dist_gpu_dp_") + preset);
+      TrainOptions many = options(preset, data, dp);
+      many.device = "cuda";  // cuda:<local rank>
+      many.comm = comm;
+      train_language_model(many);
+      if (r == 0) check_same_run(ref, dp, 10);
+      comm->barrier();
+    }
   }
 
   // The fault cases: tests/dist.sh runs each on its own (they end the run) and checks that every

@@ -11,7 +11,10 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
+
+#include "autograd/node.hpp"
 
 #include "dist/communicator.hpp"
 #include "engine/device.hpp"
@@ -30,8 +33,47 @@ void broadcast_parameters(dist::Communicator& comm, Model& model);
 
 // Σ over ranks of the trainable parameters' gradients, bucketed. A gradient some rank lacks
 // (none of its micro-batches reached the parameter) counts as zero there; a parameter that no
-// rank reached keeps no gradient, so the optimizer skips it as it would in one process.
+// rank reached keeps no gradient, so the optimizer skips it as it would in one process. The
+// trainer overlaps the same reduction with its last backward (OverlappedGradients below).
 void all_reduce_gradients(dist::Communicator& comm, const std::vector<NamedParam>& params);
+
+// all_reduce_gradients overlapped with the step's last backward: the trainable parameters'
+// gradients, taken in reverse order (the last layers' become final first), form buckets of at
+// most bucket_bytes; each bucket starts its nonblocking all-reduce (Communicator::
+// start_all_reduce_sum) once every gradient in it is final and the buckets before it have
+// started (the same order on every rank), so communication runs under the rest of the
+// backward. Each bucket carries one flag per parameter (1 where this rank has a gradient), so a
+// parameter no rank reached keeps no gradient, as in all_reduce_gradients; the sums are the same.
+//   OverlappedGradients og(comm, params, bytes);
+//   backward_with_hook(loss, {}, false, og.hook());   // the step's last micro-batch
+//   og.finish();                                      // the rest started, all waited for, copied back
+class OverlappedGradients {
+ public:
+  OverlappedGradients(dist::Communicator& comm, const std::vector<NamedParam>& params, int64_t bucket_bytes);
+  // Left without finish() (an exception between the backward and the update, on every rank):
+  // the buckets still start and complete, so the ranks' started reductions stay matched.
+  ~OverlappedGradients();
+  OverlappedGradients(const OverlappedGradients&) = delete;
+  OverlappedGradients& operator=(const OverlappedGradients&) = delete;
+  LeafHook hook();
+  void finish();
+  int64_t buckets() const { return (int64_t)buckets_.size(); }
+  int64_t started() const { return (int64_t)next_; }  // buckets whose reduction has started
+
+ private:
+  struct Bucket {
+    std::vector<size_t> params;  // indices into params_
+    int64_t ready = 0;
+    Tensor flat;  // the gradients, then one flag per parameter
+  };
+  void launch_ready();
+  dist::Communicator& comm_;
+  std::vector<Tensor> params_;
+  std::vector<Bucket> buckets_;
+  std::unordered_map<const TensorImpl*, size_t> bucket_of_;  // parameter -> its bucket
+  size_t next_ = 0;  // the first bucket not started
+  bool finished_ = false;
+};
 
 // The random streams of a step's micro-batches: micro-batch j draws from Philox blocks
 // [base + j·kStride, ...) where base is the generator's offset at the step's start, and the step

@@ -14,8 +14,12 @@ namespace dasg {
 
 RouterState::RouterState(const Config& cfg) : cfg_(cfg), layers_((size_t)cfg.n_layer), mean_reward_((size_t)cfg.n_layer, 0.0) {}
 
+bool RouterState::transfers_at(const Model& model, int64_t step, int64_t total_steps) const {
+  return cfg_.ffn == "dasg" && !model.deep_active() && step >= cfg_.dsse_transfer_step(total_steps);
+}
+
 void RouterState::begin_step(Model& model, int64_t step, int64_t total_steps) const {
-  if (cfg_.ffn == "dasg" && !model.deep_active() && step >= cfg_.dsse_transfer_step(total_steps)) model.transfer_dsse();
+  if (transfers_at(model, step, total_steps)) model.transfer_dsse();
 }
 
 Tensor RouterState::policy_loss(const ForwardResult& r) {

@@ -28,6 +28,8 @@ class RouterState {
   // The DSSE schedule (dasg only): transfers when step reaches the transfer step of a run of
   // total_steps (dsse.transfer_step, else transfer_fraction of the run).
   void begin_step(Model& model, int64_t step, int64_t total_steps) const;
+  // Whether begin_step(model, step, total_steps) transfers.
+  bool transfers_at(const Model& model, int64_t step, int64_t total_steps) const;
   // Σ over dasg layers of the REINFORCE surrogate for one training forward; 0 when nothing was
   // sampled or the forward had no targets (no rewards). Records the forward's raw scores and
   // rewards for end_step.

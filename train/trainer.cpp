@@ -13,6 +13,7 @@
 #include "ops/shape.hpp"
 #include "train/checkpoint.hpp"
 #include "train/data_parallel.hpp"
+#include "train/expert_parallel.hpp"
 #include "train/metrics.hpp"
 #include "train/optimizer.hpp"
 #include "train/router_state.hpp"
@@ -109,16 +110,26 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     DASG_CHECK(start <= o.steps, "train: the checkpoint in '", o.resume, "' is at step ", start, ", past --steps ", o.steps);
   }
   broadcast_parameters(comm, model);  // every rank starts from rank 0's parameters
+  // Expert parallel: this rank's experts are trained here and not all-reduced (expert_parallel.hpp).
+  const bool ep = o.expert_parallel;
+  if (ep) model.set_expert_exchange(comm_exchange(comm_ptr));
+  const ExpertSplit split = ep ? split_experts(model, opt->params(), comm) : ExpertSplit{opt->params(), {}};
   if (world > 1 && lead)
     std::fprintf(stderr, "train: data parallel over %d ranks (%s): global batch %lld sequences = %d ranks x --batch "
                  "%lld x --grad-accum %lld\n", world, comm.backend().c_str(), (long long)(world * o.batch * o.grad_accum),
                  world, (long long)o.batch, (long long)o.grad_accum);
+  if (ep && lead)
+    std::fprintf(stderr, "train: expert parallel: each rank runs %lld of the %lld %s experts%s of every layer\n",
+                 (long long)(cfg.moe.n_shallow / world), (long long)cfg.moe.n_shallow,
+                 cfg.ffn == "dasg" ? "shallow" : "switch",
+                 cfg.ffn == "dasg" ? (" and " + std::to_string(cfg.moe.n_deep / world) + " of the " +
+                                      std::to_string(cfg.moe.n_deep) + " deep").c_str() : "");
 
-  auto save = [&](int64_t next_step) {
+  auto save = [&](int64_t next_step, const std::map<std::string, Tensor>* optim) {
     Checkpoint c;
     c.model = model.parameters().state_dict();
     c.model_metadata = {{"config", cfg.to_json().dump()}, {"deep_active", model.deep_active() ? "true" : "false"}};
-    c.optim = opt->state();
+    c.optim = optim ? *optim : opt->state();
     c.optim_steps = opt->steps();
     c.state = {{"step", next_step},
                {"skipped_steps", skipped},
@@ -143,8 +154,13 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
   // After step `step` (trained or skipped): the periodic evaluation and checkpoint, and both at the last step.
   auto evaluate_and_save = [&](int64_t step) {
     const bool last = step + 1 == o.steps;
-    if ((o.eval_every > 0 && (step + 1) % o.eval_every == 0) || last) {
+    const bool eval = (o.eval_every > 0 && (step + 1) % o.eval_every == 0) || last;
+    const bool ckpt = (o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || last;
+    if (ep && (eval || ckpt)) sync_experts(comm, model);  // every expert current on every rank
+    if (eval) {
+      if (ep) model.set_expert_exchange(nullptr);  // the evaluation runs every expert locally
       nlohmann::json e = task.evaluate(model, step);
+      if (ep) model.set_expert_exchange(comm_exchange(comm_ptr));
       if (!e.is_null()) {
         e["step"] = step;
         e["eval"] = true;
@@ -153,8 +169,13 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
         if (e.contains("val_loss")) result.final_val_loss = e["val_loss"];
       }
     }
-    if ((o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || last) {
-      if (lead) save(step + 1);
+    if (ckpt) {
+      if (ep) {  // gathering the experts' optimizer state is a collective
+        std::map<std::string, Tensor> state = gather_expert_state(comm, model, *opt);
+        if (lead) save(step + 1, &state);
+      } else if (lead) {
+        save(step + 1, nullptr);
+      }
       result.checkpoint_written = last;
     }
   };
@@ -168,6 +189,7 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
   const double k = 1.0 / (double)J;
   model.train(true);
   for (int64_t step = start; step < o.steps; ++step) {
+    if (ep && router.transfers_at(model, step, o.steps)) sync_experts(comm, model);  // deep e copies shallow e mod n
     router.begin_step(model, step, o.steps);
     const auto t0 = std::chrono::steady_clock::now();
     const double lr = learning_rate(step, o.warmup, o.steps, o.lr, o.min_lr_value());
@@ -176,6 +198,14 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     int64_t tokens = 0;
     const MicroBatchStreams streams(gen);
     uint64_t last_drawn = 0;  // random blocks drawn by the step's last micro-batch, if it ran here
+    // With several ranks the gradients' all-reduce starts bucket by bucket during the last backward.
+    std::unique_ptr<OverlappedGradients> reduce;
+    if (world > 1) {
+      std::vector<NamedParam> reached;  // not the deep tier before the DSSE transfer: no rank has its gradients
+      for (const NamedParam& p : split.replicated)
+        if (model.reachable(p.name)) reached.push_back(p);
+      reduce = std::make_unique<OverlappedGradients>(comm, reached, comm.bucket_bytes());
+    }
     for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
       // Global micro-batch j: the j-th batch of the data order, the j-th random stream.
       const int64_t j = micro * world + rank;
@@ -190,7 +220,10 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       if (j == J - 1) last_drawn = drawn;
       const Tensor policy = router.policy_loss(r);
       const Tensor total = r.loss + policy;
-      (total * k).backward();
+      if (reduce && micro == o.grad_accum - 1)
+        backward_with_hook(total * k, Tensor(), false, reduce->hook());
+      else
+        (total * k).backward();
       std::vector<Tensor> t = {one(total), one(r.ce), one(r.balance), one(r.z), one(policy), one(r.sparsity)};
       std::vector<std::pair<std::string, Tensor>> extra = task.batch_metrics(b, r);
       if (sums.terms.empty())
@@ -200,13 +233,14 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       tokens += b.n_tokens;
     }
     if (hook) hook(step, opt->params());
-    all_reduce_gradients(comm, opt->params());  // Σ over ranks of (loss/J)'s gradients: the global mean's
+    if (reduce) reduce->finish();  // Σ over ranks of (loss/J)'s gradients: the global mean's
     // The step's one read-back before the update: loss terms, metrics, ‖g‖, routing counters.
     std::vector<double> h;
     {
       NoGradGuard no_grad;
       std::vector<Tensor> pack = sums.terms;
-      pack.push_back(one(grad_norm(opt->params(), device).to(DType::f32)));
+      pack.push_back(one(grad_norm(split.replicated, device).to(DType::f32)));
+      if (ep) pack.push_back(one(grad_norm(split.own_experts, device).to(DType::f32)));
       for (const Tensor& s : sums.layers) pack.push_back(s);
       h = concat(pack, 0).to(DType::f64).to(kCPU).to_vector<double>();
     }
@@ -215,9 +249,16 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     // so every rank clips and guards by the same number; then the step's tokens and random draws.
     h.push_back((double)tokens);
     h.push_back((double)last_drawn);
+    if (ep) {  // ‖g‖² = ‖replicated‖² + Σ over ranks of ‖own experts‖²
+      h[n_terms + 1] *= h[n_terms + 1];
+    }
     if (world > 1) {
       if (!lead) h[n_terms] = 0;
       comm.all_reduce_sum(h);
+    }
+    if (ep) {
+      h[n_terms] = std::sqrt(h[n_terms] * h[n_terms] + h[n_terms + 1]);
+      h.erase(h.begin() + (int64_t)n_terms + 1);
     }
     last_drawn = (uint64_t)h.back();
     tokens = (int64_t)h[h.size() - 2];

@@ -63,6 +63,7 @@ struct TrainOptions {
   bool no_val = false;              // LM: no validation split; no evaluation at all
   bool tensorboard = true;          // a TensorBoard event file beside metrics.jsonl (train/event_file.hpp)
   std::shared_ptr<dist::Communicator> comm;  // the ranks of a data-parallel run; null: one process
+  bool expert_parallel = false;     // dasg/switch experts spread over the ranks (train/expert_parallel.hpp)
   double min_lr_value() const { return min_lr < 0 ? lr / 10 : min_lr; }
 };
 
