@@ -46,25 +46,25 @@ int64_t Attention::allowed_keys(int64_t t, int64_t n, int64_t T) const {
 
 AttentionOutput Attention::forward(const Tensor& x, const BatchInfo& batch, AttentionTrace* trace) const {
   const int64_t T = batch.T;
-  const Tensor qkv = qkv_(x);
+  const Tensor qkv = qkv_(x, batch.gemm);
   GroupedAttentionResult a = grouped_window_attention(qkv, cfg_.n_head, mask(T), batch.lengths);
   Tensor o = a.out;
   if (cfg_.attention == "gmha") {
-    o = refine_groups(o, T);
+    o = refine_groups(o, T, batch.gemm);
     if (trace) trace->refined = o;
     if (Tensor c = aggregate(o, batch); c.defined()) o = o + c;
   }
   if (trace) trace->qkv = qkv;
-  return {proj_(o), a.complexity, a.importance};
+  return {proj_(o, batch.gemm), a.complexity, a.importance};
 }
 
-Tensor Attention::refine_groups(const Tensor& u, int64_t T) const {
+Tensor Attention::refine_groups(const Tensor& u, int64_t T, DType gemm) const {
   if (group_mlp_.empty()) return u;
   const int64_t L = cfg_.group_len(), groups = (T + L - 1) / L;
   std::vector<Tensor> parts;
   for (int64_t g = 0; g < groups; ++g) {
     Tensor ug = groups == 1 ? u : slice(u, 1, g * L, std::min(L, T - g * L));
-    parts.push_back(ug + group_mlp_[(size_t)g].fc2(group_mlp_[(size_t)g].fc1.gelu(ug)));
+    parts.push_back(ug + group_mlp_[(size_t)g].fc2(group_mlp_[(size_t)g].fc1.gelu(ug, gemm), gemm));
   }
   return groups == 1 ? parts[0] : concat(parts, 1);
 }
@@ -95,7 +95,7 @@ Tensor Attention::aggregate(const Tensor& u, const BatchInfo& batch) const {
   auto heads = [&](const Tensor& t, int64_t len) {            // [B, len, D] → [B·H, len, d]
     return reshape(permute(reshape(t, {B, len, H, d}), {0, 2, 1, 3}), {B * H, len, d});
   };
-  Tensor q = heads(agg_q_(u), T), k = heads(agg_k_(m), G), v = heads(agg_v_(m), G);
+  Tensor q = heads(agg_q_(u, batch.gemm), T), k = heads(agg_k_(m, batch.gemm), G), v = heads(agg_v_(m, batch.gemm), G);
   Tensor scores = reshape(bmm(q, k, false, true), {B, H, T, G}) * (1.0 / std::sqrt((double)d));
   Tensor p = softmax(scores + constant_tensor(bias, {B, 1, T, G}, dev));
   Tensor c = bmm(reshape(p, {B * H, T, G}), v);  // [B·H, T, d]
