@@ -18,6 +18,7 @@ using dasg::app::UsageError;
 
 static const char* kUsage = R"(usage: dasg eval --checkpoint DIR [flags]
   --device cpu|cuda|cuda:N  where the model runs (default cpu)
+  --precision f32|bf16  bf16: mixed precision on CUDA, the GEMMs in bf16 (default f32)
 Evaluates a checkpoint (a directory written by dasg train or dasg finetune) in evaluation mode.
 
 Causal (language-model) checkpoint: mean validation loss and perplexity on token shards.
@@ -39,7 +40,7 @@ The tokenizer follows the model's vocabulary: 256 = byte, >= 50257 = GPT-2's BPE
 )";
 
 int eval_main(int argc, char** argv) {
-  dasg::app::Flags flags({{"device", FlagKind::value}, {"checkpoint", FlagKind::value},
+  dasg::app::Flags flags({{"device", FlagKind::value}, {"precision", FlagKind::value}, {"checkpoint", FlagKind::value},
                           {"data", FlagKind::value},
                           {"batch", FlagKind::value},
                           {"seq-len", FlagKind::value},
@@ -58,6 +59,7 @@ int eval_main(int argc, char** argv) {
   const dasg::Device device = dasg::parse_device(flags.str("device", "cpu"));
   dasg::require_device(device);
   std::unique_ptr<dasg::Model> model = dasg::load_model(dir, device);
+  model->set_precision(dasg::parse_precision(flags.str("precision", "f32")));
   const dasg::Config& cfg = model->config();
   const int64_t T = flags.integer("seq-len", cfg.max_seq_len);
   if (T <= 0 || T > cfg.max_seq_len)

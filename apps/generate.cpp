@@ -17,6 +17,7 @@ Samples a continuation of each prompt from a causal checkpoint and prints the pr
 
   --checkpoint DIR      a checkpoint directory written by dasg train
   --device cpu|cuda|cuda:N  where the model runs (default cpu)
+  --precision f32|bf16  bf16: mixed precision on CUDA, the GEMMs in bf16 (default f32)
   --prompt TEXT         the text to continue (at least one token)
   --prompts FILE        batched: one prompt per line of FILE (blank lines skipped), all generated
                         together, each at its own length and position in one decode state (no
@@ -59,7 +60,7 @@ in evaluation mode with Switch capacity off.
 )";
 
 int generate_main(int argc, char** argv) {
-  dasg::app::Flags flags({{"device", FlagKind::value}, {"checkpoint", FlagKind::value},
+  dasg::app::Flags flags({{"device", FlagKind::value}, {"precision", FlagKind::value}, {"checkpoint", FlagKind::value},
                           {"prompt", FlagKind::value},
                           {"prompts", FlagKind::value},
                           {"tokens", FlagKind::value},
@@ -116,6 +117,7 @@ int generate_main(int argc, char** argv) {
   const dasg::Device device = dasg::parse_device(flags.str("device", "cpu"));
   dasg::require_device(device);
   std::unique_ptr<dasg::Model> model = dasg::load_model(flags.str("checkpoint", ""), device);
+  model->set_precision(dasg::parse_precision(flags.str("precision", "f32")));
   DASG_CHECK(model->config().causal, "generate: the checkpoint '", flags.str("checkpoint", ""),
              "' is an encoder (causal false); generation needs a language model");
   auto tok = dasg::tokenizer_for_vocab(model->config().vocab_size);

@@ -7,7 +7,7 @@
 namespace dasg::app {
 
 std::vector<FlagSpec> training_flag_specs() {
-  return {{"device", FlagKind::value},     {"out", FlagKind::value},          {"resume", FlagKind::value},
+  return {{"device", FlagKind::value},     {"precision", FlagKind::value}, {"out", FlagKind::value},          {"resume", FlagKind::value},
           {"steps", FlagKind::value},      {"batch", FlagKind::value},        {"grad-accum", FlagKind::value},
           {"lr", FlagKind::value},         {"min-lr", FlagKind::value},       {"warmup", FlagKind::value},
           {"optimizer", FlagKind::value},  {"beta1", FlagKind::value},        {"beta2", FlagKind::value},
@@ -19,6 +19,7 @@ std::vector<FlagSpec> training_flag_specs() {
 
 void read_training_flags(const Flags& f, TrainOptions& o) {
   o.device = f.str("device", o.device);
+  o.precision = f.str("precision", o.precision);
   o.out_dir = f.str("out", o.out_dir);
   o.resume = f.str("resume", o.resume);
   o.steps = f.integer("steps", o.steps);
@@ -50,6 +51,8 @@ void read_training_flags(const Flags& f, TrainOptions& o) {
   if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1) || !(o.momentum >= 0 && o.momentum < 1))
     throw UsageError("--beta1, --beta2 and --momentum must be in [0, 1)");
   if (o.optimizer != "adamw" && o.optimizer != "sgd") throw UsageError("--optimizer '" + o.optimizer + "'; expected adamw or sgd");
+  if (o.precision != "f32" && o.precision != "bf16")
+    throw UsageError("--precision '" + o.precision + "'; expected f32 or bf16");
   parse_device(o.device);  // a bad name is a usage error here; a missing backend is reported by the run
 }
 
@@ -71,6 +74,8 @@ std::string training_flags_help(const TrainOptions& d) {
   std::ostringstream s;
   s << "  --device cpu|cuda|cuda:N  where the model, its optimizer state and every activation live\n"
        "                        (default " << d.device << ")\n"
+       "  --precision f32|bf16  bf16: mixed precision on CUDA — the GEMMs take bf16 operands cast\n"
+       "                        from the f32 weights, which the checkpoint keeps (default " << d.precision << ")\n"
        "  --out DIR             checkpoint/ and metrics.jsonl go here\n"
        "  --resume DIR          continue from a checkpoint directory (bit-identical on the CPU; any\n"
        "                        device may resume a checkpoint written on any other)\n"

@@ -46,24 +46,24 @@ int64_t Attention::allowed_keys(int64_t t, int64_t n, int64_t T) const {
 
 AttentionOutput Attention::forward(const Tensor& x, const BatchInfo& batch, AttentionTrace* trace) const {
   const int64_t T = batch.T;
-  const Tensor qkv = qkv_(x);
+  const Tensor qkv = qkv_(x, batch.gemm);
   GroupedAttentionResult a = grouped_window_attention(qkv, cfg_.n_head, mask(T), batch.lengths);
   Tensor o = a.out;
   if (cfg_.attention == "gmha") {
-    o = refine_groups(o, T);
+    o = refine_groups(o, T, batch.gemm);
     if (trace) trace->refined = o;
     if (Tensor c = aggregate(o, batch); c.defined()) o = o + c;
   }
   if (trace) trace->qkv = qkv;
-  return {proj_(o), a.complexity, a.importance};
+  return {proj_(o, batch.gemm), a.complexity, a.importance};
 }
 
 // u'_i = u_i + W2_g·GELU(W1_g·u_i + b1_g) + b2_g. The full groups run at once: their rows laid
 // out group-major, [G, B·L, D], through two batched GEMMs against the groups' weights stacked
 // [G, out, in] (one GEMM per group per pass, no per-group slice whose backward would write a
 // whole-sequence gradient, G of them summed: O(G·T·D) at long T). A last, partial group
-// (T not a multiple of L, as in generation) takes its own MLP.
-Tensor Attention::refine_groups(const Tensor& u, int64_t T) const {
+// (T not a multiple of L, as in generation) takes its own MLP. `gemm`: the GEMMs' operand dtype.
+Tensor Attention::refine_groups(const Tensor& u, int64_t T, DType gemm) const {
   if (group_mlp_.empty()) return u;
   const int64_t B = u.shape()[0], D = cfg_.d_model, L = cfg_.group_len(), full = T / L, rest = T - full * L;
   std::vector<Tensor> y;
@@ -76,7 +76,8 @@ Tensor Attention::refine_groups(const Tensor& u, int64_t T) const {
         w.push_back(reshape(l.weight, {1, out, in}));
         b.push_back(reshape(l.bias, {1, 1, out}));
       }
-      return bmm(x, full == 1 ? w[0] : concat(w, 0), false, true) + (full == 1 ? b[0] : concat(b, 0));
+      const Tensor stacked = full == 1 ? w[0] : concat(w, 0);
+      return bmm(gemm_operand(x, gemm), gemm_operand(stacked, gemm), false, true) + (full == 1 ? b[0] : concat(b, 0));
     };
     const Tensor whole = rest ? slice(u, 1, 0, full * L) : u;
     const Tensor x = reshape(permute(reshape(whole, {B, full, L, D}), {1, 0, 2, 3}), {full, B * L, D});
@@ -86,7 +87,7 @@ Tensor Attention::refine_groups(const Tensor& u, int64_t T) const {
   }
   if (rest > 0) {
     const GroupMlp& m = group_mlp_[(size_t)full];
-    y.push_back(m.fc2(m.fc1.gelu(slice(u, 1, full * L, rest))));
+    y.push_back(m.fc2(m.fc1.gelu(slice(u, 1, full * L, rest), gemm), gemm));
   }
   return u + (y.size() == 1 ? y[0] : concat(y, 1));
 }
@@ -117,7 +118,7 @@ Tensor Attention::aggregate(const Tensor& u, const BatchInfo& batch) const {
   auto heads = [&](const Tensor& t, int64_t len) {            // [B, len, D] → [B·H, len, d]
     return reshape(permute(reshape(t, {B, len, H, d}), {0, 2, 1, 3}), {B * H, len, d});
   };
-  Tensor q = heads(agg_q_(u), T), k = heads(agg_k_(m), G), v = heads(agg_v_(m), G);
+  Tensor q = heads(agg_q_(u, batch.gemm), T), k = heads(agg_k_(m, batch.gemm), G), v = heads(agg_v_(m, batch.gemm), G);
   Tensor scores = reshape(bmm(q, k, false, true), {B, H, T, G}) * (1.0 / std::sqrt((double)d));
   Tensor p = softmax(scores + constant_tensor(bias, {B, 1, T, G}, dev));
   Tensor c = bmm(reshape(p, {B * H, T, G}), v);  // [B·H, T, d]

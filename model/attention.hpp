@@ -58,7 +58,7 @@ class Attention {
 
  private:
   // Steps 3 and 4: u' = u + MLP_g(u) per group; c from the group summaries. u [B, T, D].
-  Tensor refine_groups(const Tensor& u, int64_t T) const;
+  Tensor refine_groups(const Tensor& u, int64_t T, DType gemm) const;
   Tensor aggregate(const Tensor& u, const BatchInfo& batch) const;
   // The step's pieces: single-query local attention, refinement, aggregation with its state.
   AttentionOutput attend_step(const Tensor& qkv, const std::vector<int64_t>& pos, LayerDecodeState& s) const;

@@ -25,6 +25,8 @@ struct BatchInfo {
   Tensor real_mask;              // f32 [N, 1]: 1 at real rows, 0 at padding
   Tensor real_rows;              // i32 [n_real]: the real rows, ascending (only when padded)
   Generator* gen = nullptr;      // dropout, tier sampling, adr.random
+  DType gemm = DType::f32;       // the GEMMs' operand dtype: bf16 under mixed precision (CUDA; Model::
+                                 // set_precision), where only the Linear/attention-value GEMMs change
   bool padded() const { return n_real < N; }
   bool real(int64_t row) const { return row % T < length[(size_t)(row / T)]; }
 };

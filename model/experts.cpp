@@ -22,7 +22,7 @@ ShallowExpert ShallowExpert::make(Parameters& p, const std::string& prefix, int6
   return {Linear::make(p, prefix + ".fc1", F, D, 0.02, gen), Linear::make(p, prefix + ".fc2", D, F, out_std, gen)};
 }
 
-Tensor ShallowExpert::operator()(const Tensor& x) const { return fc2(fc1.gelu(x)); }
+Tensor ShallowExpert::operator()(const Tensor& x, DType gemm) const { return fc2(fc1.gelu(x, gemm), gemm); }
 
 DeepExpert DeepExpert::make(Parameters& p, const std::string& prefix, int64_t D, int64_t F, int64_t Fd, double out_std,
                             Generator& gen) {
@@ -30,11 +30,11 @@ DeepExpert DeepExpert::make(Parameters& p, const std::string& prefix, int64_t D,
           Linear::make(p, prefix + ".fc3", F, Fd, 0.02, gen), Linear::make(p, prefix + ".fc4", D, F, out_std, gen)};
 }
 
-Tensor DeepExpert::operator()(const Tensor& x) const {
-  Tensor h1 = fc1.gelu(x);
-  Tensor h2 = fc2.gelu(h1);
-  Tensor h3 = fc3.gelu(h2) + h1;
-  return fc4(h3);
+Tensor DeepExpert::operator()(const Tensor& x, DType gemm) const {
+  Tensor h1 = fc1.gelu(x, gemm);
+  Tensor h2 = fc2.gelu(h1, gemm);
+  Tensor h3 = fc3.gelu(h2, gemm) + h1;
+  return fc4(h3, gemm);
 }
 
 namespace {

@@ -30,14 +30,14 @@ namespace dasg {
 struct ShallowExpert {
   Linear fc1, fc2;
   static ShallowExpert make(Parameters& p, const std::string& prefix, int64_t D, int64_t F, double out_std, Generator& gen);
-  Tensor operator()(const Tensor& x) const;
+  Tensor operator()(const Tensor& x, DType gemm = DType::f32) const;  // gemm: as Linear's
 };
 
 struct DeepExpert {
   Linear fc1, fc2, fc3, fc4;
   static DeepExpert make(Parameters& p, const std::string& prefix, int64_t D, int64_t F, int64_t Fd, double out_std,
                          Generator& gen);
-  Tensor operator()(const Tensor& x) const;
+  Tensor operator()(const Tensor& x, DType gemm = DType::f32) const;  // gemm: as Linear's
 };
 
 // A router's choices for the N rows of a layer: slot (i, c) of row i goes to expert keys[i, c]

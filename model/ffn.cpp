@@ -89,7 +89,8 @@ class DenseFfn : public FeedForward {
         fc2_(Linear::make(p, prefix + ".fc2", cfg.d_model, cfg.d_ff, residual_std(cfg), gen)) {}
   FfnOutput forward(const FfnInput& in) const override {
     FfnOutput out = start_output(in);
-    out.y = mask_padding(fc2_(fc1_.gelu(in.x)), *in.batch);
+    const DType gm = in.batch->gemm;
+    out.y = mask_padding(fc2_(fc1_.gelu(in.x, gm), gm), *in.batch);
     if (in.batch->aux) out.routing.stats = routing_stats(in, {}, {}, {}, {}, 0, {});
     return out;
   }
@@ -127,7 +128,7 @@ class SwitchFfn : public FeedForward {
     ExpertShards shards{in.exchange, {}};
     for (int64_t e = 0; in.exchange && e < E; ++e) shards.owner.push_back(expert_rank(e, E, in.exchange->size()));
     out.y = run_experts(Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device()), in.x, g.rows, g.slots, kept,
-                        r.weights, [&](int64_t e, const Tensor& xe) { return experts_[(size_t)e](xe); }, &shards);
+                        r.weights, [&](int64_t e, const Tensor& xe) { return experts_[(size_t)e](xe, b.gemm); }, &shards);
     if (!b.aux) return out;
     RouterLosses l = router_losses(r, real, g.counts, cfg_.moe.balance_coef, cfg_.moe.z_coef);
     out.balance = l.balance;
@@ -156,8 +157,8 @@ class DsmoeFfn : public FeedForward {
     const BatchInfo& b = *in.batch;
     const int64_t N = b.N, nb = cfg_.dsmoe.blocks, F = cfg_.d_ff, width = F / nb;
     FfnOutput out = start_output(in);
-    Tensor h = fc1_.gelu(in.x);             // [N, F], every block computed
-    Tensor sigma = sigmoid(gate_(in.x));    // [N, blocks]
+    Tensor h = fc1_.gelu(in.x, b.gemm);     // [N, F], every block computed
+    Tensor sigma = sigmoid(gate_(in.x));    // [N, blocks]; a router: f32 under mixed precision too
     Tensor S = hard_threshold(sigma, cfg_.dsmoe.threshold);  // forward G(σ), gradient of σ
     const Tensor active = greater(sigma.detach(), cfg_.dsmoe.threshold) * b.real_mask;  // [N, blocks]
     const Tensor n_active = sum(active, 1, true);                                      // [N, 1]
@@ -168,7 +169,7 @@ class DsmoeFfn : public FeedForward {
       for (int64_t f = k * width; f < (k + 1) * width; ++f) expand[(size_t)(k * F + f)] = 1.f;
     // Σ_b S_b·o_b = W2·(h ⊙ S expanded over each block's columns).
     Tensor gated = h * matmul(S, constant_tensor(expand, {nb, F}, b.device).to(in.x.dtype()));
-    Tensor y = linear(gated, fc2_.weight) * scale + fc2_.bias;
+    Tensor y = linear(gemm_operand(gated, b.gemm), gemm_operand(fc2_.weight, b.gemm)) * scale + fc2_.bias;
     out.y = mask_padding(y, b);
     if (!b.aux) return out;
     // coef·mean over real tokens and blocks of σ·[σ > thr], divided by n_layer.
@@ -233,9 +234,10 @@ FfnOutput DasgFfn::forward(const FfnInput& in) const {
                                            : expert_rank(e - m.n_shallow, m.n_deep, in.exchange->size()));
   Tensor y = run_experts(Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device()), in.x, g.rows, g.slots, g.kept_host, w,
                          [&](int64_t e, const Tensor& xe) {
-                           return e < m.n_shallow ? shallow_[(size_t)e](xe) : deep_[(size_t)(e - m.n_shallow)](xe);
+                           return e < m.n_shallow ? shallow_[(size_t)e](xe, b.gemm)
+                                                  : deep_[(size_t)(e - m.n_shallow)](xe, b.gemm);
                          }, &shards);
-  for (const ShallowExpert& s : shared_) y = y + mask_padding(s(in.x), b);
+  for (const ShallowExpert& s : shared_) y = y + mask_padding(s(in.x, b.gemm), b);
   out.y = y;
   if (!b.aux) return out;
   std::vector<Tensor> loads;

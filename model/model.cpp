@@ -41,6 +41,27 @@ void Model::to(Device device) {
   device_ = device;
 }
 
+namespace {
+void check_precision(const char* where, DType gemm, Device device) {
+  DASG_CHECK(gemm == DType::f32 || !device.is_cpu(), where, ": precision ", dtype_name(gemm),
+             " (mixed precision) needs a CUDA device; the model is on ", device.str(),
+             ": use --precision f32 or --device cuda");
+}
+}  // namespace
+
+DType parse_precision(const std::string& name) {
+  if (name == "f32") return DType::f32;
+  if (name == "bf16") return DType::bf16;
+  DASG_FAIL("precision '", name, "'; expected f32 or bf16");
+}
+
+void Model::set_precision(DType gemm) {
+  DASG_CHECK(gemm == DType::f32 || gemm == DType::bf16, "Model::set_precision: ", dtype_name(gemm),
+             "; expected f32 or bf16");
+  check_precision("Model::set_precision", gemm, device_);
+  precision_ = gemm;
+}
+
 ForwardResult Model::forward(const Tensor& tokens, const Tensor& targets, const Tensor& lengths) const {
   Generator gen(seed_ ^ 0x9E3779B97F4A7C15ull);
   return forward(tokens, targets, lengths, gen);
@@ -62,6 +83,8 @@ ForwardResult Model::run(const Tensor& tokens_in, const Tensor& targets_in, cons
   batch.capacity = capacity;
   batch.device = device_;
   batch.gen = &gen;
+  batch.gemm = precision_;
+  check_precision("Model::forward", precision_, device_);
   const int64_t B = batch.B, T = batch.T, N = batch.N, D = cfg_.d_model;
   DASG_CHECK(B >= 1 && T >= 1 && T <= cfg_.max_seq_len, "Model::forward: tokens are ", tokens_in.str(),
              "; expected B >= 1 and 1 <= T <= max_seq_len = ", cfg_.max_seq_len);
@@ -125,12 +148,12 @@ ForwardResult Model::run(const Tensor& tokens_in, const Tensor& targets_in, cons
   }
   Tensor xf = ln_f_(x);
   if (cfg_.causal) {
-    r.logits = linear(xf, wte_);  // tied head, [B, T, V]
+    r.logits = linear(gemm_operand(xf, precision_), gemm_operand(wte_, precision_));  // tied head, [B, T, V]
   } else {
     std::vector<float> pool((size_t)(B * T), 0.f);
     for (int64_t b = 0; b < B; ++b)
       for (int64_t t = 0; t < batch.length[(size_t)b]; ++t) pool[(size_t)(b * T + t)] = 1.f / (float)batch.length[(size_t)b];
-    r.logits = cls_(reshape(bmm(constant_tensor(pool, {B, 1, T}, device_).to(ft), xf), {B, D}));  // [B, C]
+    r.logits = cls_(reshape(bmm(constant_tensor(pool, {B, 1, T}, device_).to(ft), xf), {B, D}), precision_);  // [B, C]
   }
   if (targets_in.defined()) {
     const Shape want = cfg_.causal ? Shape{B, T} : Shape{B};

@@ -50,6 +50,13 @@ class Model {
   bool training() const { return training_; }
   // Switch capacity on (training, evaluation, the dump) or off (generation).
   void set_capacity(bool on) { capacity_ = on; }
+  // Mixed precision (DESIGN §3): f32 (default) or bf16, where the Linear GEMMs and the tied LM head
+  // take bf16 operands cast on the fly from the f32 parameters and activations (f32 accumulation,
+  // f32 outputs); LayerNorm, softmax, cross-entropy, attention, C and I, the router logits and the
+  // REINFORCE terms stay f32. bf16 is for CUDA: a forward on the CPU with it throws.
+  // set_precision checks the model's device now, forward at every call (after a to()).
+  void set_precision(DType gemm);
+  DType precision() const { return precision_; }
 
   // tokens i32 [B, T] (T ≤ max_seq_len); targets i32 [B, T] (LM, −100 ignored) or [B] (encoder
   // labels), optional; lengths i32 [B] (encoder only; absent: every sequence has length T). Any
@@ -119,6 +126,10 @@ class Model {
   Linear cls_;  // encoders only
   bool training_ = true, capacity_ = true, deep_active_ = false;
   std::shared_ptr<RowExchange> exchange_;
+  DType precision_ = DType::f32;
 };
+
+// A --precision name: "f32" or "bf16".
+DType parse_precision(const std::string& name);
 
 }  // namespace dasg

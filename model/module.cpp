@@ -2,6 +2,7 @@
 #include "model/module.hpp"
 
 #include "model/safetensors.hpp"
+#include "ops/cast.hpp"
 #include "ops/fused.hpp"
 #include "ops/layer_norm.hpp"
 #include "ops/matmul.hpp"
@@ -86,8 +87,14 @@ Linear Linear::make(Parameters& p, const std::string& prefix, int64_t out, int64
   return l;
 }
 
-Tensor Linear::operator()(const Tensor& x) const { return linear(x, weight, bias); }
-Tensor Linear::gelu(const Tensor& x) const { return bias_gelu(linear(x, weight, Tensor()), bias); }
+Tensor gemm_operand(const Tensor& t, DType gemm) { return gemm == DType::f32 ? t : cast(t, gemm); }
+
+Tensor Linear::operator()(const Tensor& x, DType gemm) const {
+  return linear(gemm_operand(x, gemm), gemm_operand(weight, gemm), bias);
+}
+Tensor Linear::gelu(const Tensor& x, DType gemm) const {
+  return bias_gelu(linear(gemm_operand(x, gemm), gemm_operand(weight, gemm), Tensor()), bias);
+}
 
 LayerNorm LayerNorm::make(Parameters& p, const std::string& prefix, int64_t dim) {
   LayerNorm l;

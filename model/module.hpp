@@ -59,9 +59,15 @@ class Parameters {
 struct Linear {
   Tensor weight, bias;
   static Linear make(Parameters& p, const std::string& prefix, int64_t out, int64_t in, double std, Generator& gen);
-  Tensor operator()(const Tensor& x) const;
-  Tensor gelu(const Tensor& x) const;  // gelu(this(x)): the GEMM without bias, then one fused bias+GELU pass
+  // `gemm` is the GEMM's operand dtype: f32, or bf16 under mixed precision (x and W cast to bf16
+  // on the fly, f32 accumulation and output, the bias f32: ops/cast.hpp, ops/matmul.hpp).
+  Tensor operator()(const Tensor& x, DType gemm = DType::f32) const;
+  Tensor gelu(const Tensor& x, DType gemm = DType::f32) const;  // gelu(this(x)): the GEMM without bias, then one
+                                                                // fused bias+GELU pass
 };
+
+// t as a GEMM operand of dtype `gemm`: t itself for f32, cast(t, bf16) under mixed precision.
+Tensor gemm_operand(const Tensor& t, DType gemm);
 
 // LayerNorm over the last dimension, eps 1e-5, weight 1, bias 0 at initialisation.
 struct LayerNorm {

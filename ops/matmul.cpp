@@ -3,6 +3,9 @@
 //   dA = dC·op(B)ᵀ            (ta = 0)   or  op(B)·dCᵀ   (ta = 1)
 //   dB = op(A)ᵀ·dC            (tb = 0)   or  dCᵀ·op(A)   (tb = 1)
 // linear: y = x·Wᵀ + b;  dx = dy·W,  dW = dyᵀ·x,  db = Σ_rows dy.
+// Mixed precision (CUDA): bf16 operands (both) give an f32 product (f32 accumulation, cublasGemmEx);
+// the backward rounds dC to bf16 once for its two GEMMs and returns f32 gradients (ops/cast.hpp:
+// a bf16 tensor's gradient is f32). A linear's bias stays f32.
 #include "ops/matmul.hpp"
 
 #include "autograd/node.hpp"
@@ -14,11 +17,28 @@ namespace dasg {
 
 namespace {
 
-// The product of (possibly batched) a and b with flags; batch = 0 means plain 2-D.
-Tensor gemm_op(const char* op, const Tensor& a, const Tensor& b, bool ta, bool tb, bool batched) {
+// The operand checks of a GEMM op: same device and dtype, and a float dtype, or bf16 on CUDA.
+// Returns the product's dtype (f32 for bf16 operands).
+DType gemm_dtype(const char* op, const Tensor& a, const Tensor& b) {
   check_same_device(op, a, b);
   check_same_dtype(op, a, b);
-  check_floating(op, a);
+  if (a.dtype() != DType::bf16) {
+    check_floating(op, a);
+    return a.dtype();
+  }
+  DASG_CHECK(!a.device().is_cpu(), op, ": bf16 operands ", a.str(), " and ", b.str(),
+             " are for mixed precision on CUDA; on the CPU use f32");
+  return DType::f32;
+}
+
+// The gradient of a product as its GEMMs take it: rounded to bf16 when the operands are bf16.
+Tensor grad_for(const Tensor& g, const Tensor& operand) {
+  return operand.dtype() == DType::bf16 ? g.to(DType::bf16) : g;
+}
+
+// The product of (possibly batched) a and b with flags; batch = 0 means plain 2-D.
+Tensor gemm_op(const char* op, const Tensor& a, const Tensor& b, bool ta, bool tb, bool batched) {
+  const DType out_dtype = gemm_dtype(op, a, b);
   const int64_t want = batched ? 3 : 2;
   DASG_CHECK(a.dim() == want && b.dim() == want, op, ": operands are ", a.str(), " and ", b.str(), "; expected ",
              want, "-D tensors");
@@ -39,7 +59,7 @@ Tensor gemm_op(const char* op, const Tensor& a, const Tensor& b, bool ta, bool t
   s.stride_b = s.K * s.N;
   s.stride_c = s.M * s.N;
   Shape out_shape = batched ? Shape{s.batch, s.M, s.N} : Shape{s.M, s.N};
-  Tensor c = Tensor::empty(out_shape, a.dtype(), a.device());
+  Tensor c = Tensor::empty(out_shape, out_dtype, a.device());
   profiler::count_flops(2.0 * (double)s.batch * (double)s.M * (double)s.N * (double)s.K);
   kernels::gemm(s, a, b, c);
   return c;
@@ -48,9 +68,10 @@ Tensor gemm_op(const char* op, const Tensor& a, const Tensor& b, bool ta, bool t
 struct MatmulBackward : Node {
   bool ta, tb, batched;
   const char* name() const override { return batched ? "bmm" : "matmul"; }
-  std::vector<Tensor> backward(const Tensor& g) override {
+  std::vector<Tensor> backward(const Tensor& g_out) override {
     const Tensor &a = saved[0], &b = saved[1];
     const char* op = name();
+    const Tensor g = grad_for(g_out, a);
     Tensor ga, gb;
     if (needs(0)) ga = ta ? gemm_op(op, b, g, tb, true, batched) : gemm_op(op, g, b, false, !tb, batched);
     if (needs(1)) gb = tb ? gemm_op(op, g, a, true, ta, batched) : gemm_op(op, a, g, !ta, false, batched);
@@ -78,7 +99,7 @@ struct LinearBackward : Node {
   std::vector<Tensor> backward(const Tensor& g) override {
     const Tensor &x2 = saved[0], &w = saved[1];  // x flattened to [rows, in]
     const int64_t rows = x2.size(0), out = w.size(0);
-    Tensor g2 = g.view({rows, out});
+    Tensor g2 = grad_for(g, w).view({rows, out});
     Tensor gx, gw, gb;
     if (needs(0)) {
       gx = gemm_op("linear", g2, w, false, false, false).view(x_shape);
@@ -86,7 +107,7 @@ struct LinearBackward : Node {
     if (needs(1)) gw = gemm_op("linear", g2, x2, true, false, false);
     if (needs(2)) {
       gb = Tensor::empty({out}, g.dtype(), g.device());
-      kernels::sum_dim({1, rows, out}, g2, gb);
+      kernels::sum_dim({1, rows, out}, g.view({rows, out}), gb);
     }
     return {gx, gw, gb};
   }
@@ -99,22 +120,21 @@ Tensor bmm(const Tensor& a, const Tensor& b, bool ta, bool tb) { return product(
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   DASG_PROFILE_OP("linear");
-  check_same_device("linear", x, w);
-  check_same_dtype("linear", x, w);
-  check_floating("linear", x);
+  const DType y_dtype = gemm_dtype("linear", x, w);
   DASG_CHECK(w.dim() == 2 && x.dim() >= 1 && x.size(-1) == w.size(1), "linear: input ", x.str(), ", weight ",
              w.str(), "; expected weight [out, in] with in = the input's last dimension");
   const int64_t in = w.size(1), out = w.size(0), rows = x.numel() / std::max<int64_t>(in, 1);
   if (bias.defined()) {
     check_same_device("linear", x, bias);
-    check_same_dtype("linear", x, bias);
+    DASG_CHECK(bias.dtype() == y_dtype, "linear: bias ", bias.str(), " for input ", x.str(), "; expected ",
+               dtype_name(y_dtype), " (the output's dtype)");
     DASG_CHECK(bias.dim() == 1 && bias.size(0) == out, "linear: bias ", bias.str(), "; expected [", out, "]");
   }
   // x viewed as [rows, in] (contiguous, so a view is free).
   Tensor x2 = x.view({rows, in});
   Shape y_shape = x.shape();
   y_shape.back() = out;
-  Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
+  Tensor y = Tensor::empty(y_shape, y_dtype, x.device());
   Tensor y2 = y.view({rows, out});
   kernels::GemmShape s{1, rows, out, in, false, true, 0, 0, 0};
   profiler::count_flops(2.0 * (double)rows * (double)out * (double)in);

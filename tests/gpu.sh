@@ -16,14 +16,16 @@
 #      DASG_CUDA_SYNC=1 and the allocator's exact mode, so a kernel fault is named at the kernel,
 #      and under compute-sanitizer (memcheck; racecheck and synccheck for the cases of kernels
 #      with shared memory), logging each under OUTDIR/rerun/;
-#   7. runs bench_gpu (engine GEMM vs direct cuBLAS, memory-bound kernels vs a D2D copy);
-#   8. trains dasg-small for 50 steps on Tiny Shakespeare with --device cuda and then the same 50
-#      steps with --device cpu, reporting the median tokens/s and the losses of each (train.log);
+#   7. runs bench_gpu (engine GEMM vs direct cuBLAS — f32 cublasSgemm, bf16 cublasGemmEx —, memory-bound
+#      kernels vs a D2D copy);
+#   8. trains dasg-small for 50 steps on Tiny Shakespeare with --device cuda, then the same 50 steps
+#      with --device cuda --precision bf16 (mixed precision), then with --device cpu, reporting the
+#      median tokens/s and the losses of each (train.log);
 #   9. data parallel on the GPUs: with N >= 2 GPUs, test_dist's "dist-gpu:" case under
 #      mpirun -np N (one GPU a rank, NCCL where the build finds it) against 1 process x
 #      grad-accum N (dist.log); with one GPU it says it skips, and why.
 # Everything is logged under OUTDIR: nvidia-smi.txt, install.log, build.log, parity.log, tf32.log,
-# rerun/, bench.log, train.log, train-{cuda,cpu}/, and summary.txt (versions — driver, nvcc, cuBLAS, cuDNN, CMake —, what ran,
+# rerun/, bench.log, train.log, train-{cuda,cuda-bf16,cpu}/, and summary.txt (versions — driver, nvcc, cuBLAS, cuDNN, CMake —, what ran,
 # what passed, the benchmark tables).
 # Exit status: 0 all passed; 1 a parity test or the GPU data-parallel test failed; 2 no usable GPU (no nvidia-smi, no GPU
 # listed, or the CUDA runtime cannot open one: the message says which, with the runtime's error)
@@ -179,14 +181,20 @@ DATA="$OUT/shakespeare"
 train_rc=0
 if "$DASG" tokenize --tokenizer byte --input "$ROOT/../shared/data/tinyshakespeare/input.txt" --split paragraph \
      --out "$DATA" >"$OUT/train.log" 2>&1; then
-  for dev in cuda cpu; do
+  # f32 on the GPU, bf16 mixed precision on the GPU (issue 18: its losses beside the f32 ones),
+  # f32 on the CPU.
+  for run in cuda cuda-bf16 cpu; do
+    dev=${run%-bf16}
+    prec=f32
+    [ "$run" = cuda-bf16 ] && prec=bf16
     t0=$(date +%s)
-    "$DASG" train --config dasg-small --data "$DATA" --out "$OUT/train-$dev" --device $dev --steps 50 --batch 8 \
-      --seq-len 256 --warmup 5 --eval-every 0 --eval-batches 4 --ckpt-every 0 --quiet >>"$OUT/train.log" 2>&1
+    "$DASG" train --config dasg-small --data "$DATA" --out "$OUT/train-$run" --device $dev --precision $prec \
+      --steps 50 --batch 8 --seq-len 256 --warmup 5 --eval-every 0 --eval-batches 4 --ckpt-every 0 --quiet \
+      >>"$OUT/train.log" 2>&1
     rc=$?
-    m="$OUT/train-$dev/metrics.jsonl"
+    m="$OUT/train-$run/metrics.jsonl"
     if [ $rc -ne 0 ] || [ ! -s "$m" ]; then
-      say "FAIL: dasg train --device $dev exited with $rc; see train.log"
+      say "FAIL: dasg train --device $dev --precision $prec exited with $rc; see train.log"
       train_rc=1
       continue
     fi
@@ -195,7 +203,7 @@ if "$DASG" tokenize --tokenizer byte --input "$ROOT/../shared/data/tinyshakespea
           awk '{v[NR]=$1} END {print (NR ? v[int((NR+1)/2)] : "n/a")}')
     loss=$(grep -v '"eval"' "$m" | tail -n 1 | grep -o '"loss":[0-9.e+-]*' | cut -d: -f2)
     val=$(grep '"eval"' "$m" | tail -n 1 | grep -o '"val_loss":[0-9.e+-]*' | cut -d: -f2)
-    say "train dasg-small on $dev: 50 steps of 8x256 bytes in $(elapsed "$t0"), median $tps tokens/s," \
+    say "train dasg-small on $dev ($prec): 50 steps of 8x256 bytes in $(elapsed "$t0"), median $tps tokens/s," \
         "last step loss $loss, validation loss $val"
   done
 else

@@ -83,6 +83,7 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
   const Device device = rank_device(o.device, comm);
   require_device(device);
   model.to(device);
+  model.set_precision(parse_precision(o.precision));
   if (lead) fs::create_directories(o.out_dir);
   TrainResult result;
   result.checkpoint_dir = (fs::path(o.out_dir) / "checkpoint").string();

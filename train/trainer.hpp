@@ -38,6 +38,7 @@ struct NamedParam;
 struct TrainOptions {
   Config model;                    // the model configuration
   std::string device = "cpu";      // cpu, cuda or cuda:N
+  std::string precision = "f32";   // or bf16: mixed precision on CUDA (Model::set_precision)
   std::string data_dir;            // LM: *_train_*.bin and *_val_*.bin shards
   std::string out_dir;             // checkpoint/, metrics.jsonl
   std::string resume;              // a checkpoint directory to continue from ("" = fresh)

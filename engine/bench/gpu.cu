@@ -4,6 +4,9 @@
 //      caching allocator, checks, dispatch, the row-major→column-major cuBLAS call) next to
 //      cublasSgemm called directly on preallocated buffers, with TF32 on and then off (the same
 //      setting for both), plus the largest difference between the two results;
+//   1b. the bf16 GEMM of mixed precision (bf16 A, B; f32 accumulation; f32 C) through the engine's
+//      kernels::gemm (ops/matmul takes f32 operands) next to cublasGemmEx called directly with
+//      CUBLAS_COMPUTE_32F, and the largest difference between the two;
 //   2. the effective bandwidth of memory-bound kernels — elementwise add, broadcast add (the bias
 //      of a linear), the bias-gradient column sum, softmax, layer_norm, embedding backward, top-k of
 //      router logits — as a fraction of a device-to-device cudaMemcpy measured in the same run.
@@ -33,6 +36,7 @@
 #include "engine/rng.hpp"
 #include "engine/tensor.hpp"
 #include "engine/kernels/embedding.hpp"
+#include "engine/kernels/matmul.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/grouped_attention.hpp"
 #include "ops/layer_norm.hpp"
@@ -123,6 +127,39 @@ double bench_gemm(int64_t n, int reps) {
   cuda::set_tf32(saved);
   DASG_CUBLAS_CHECK(cublasDestroy(h));
   return peak;
+}
+
+// bf16 A, B (rounded from the same random f32 values), f32 C: engine vs cublasGemmEx.
+void bench_gemm_bf16(int64_t n, int reps) {
+  cudaStream_t s = cuda::stream(0);
+  Tensor a = device_rand({n, n}, 1).to(DType::bf16), b = device_rand({n, n}, 2).to(DType::bf16);
+  Tensor c_direct = Tensor::empty({n, n}, DType::f32, kGPU);
+  cublasHandle_t h = nullptr;
+  DASG_CUBLAS_CHECK(cublasCreate(&h));
+  DASG_CUBLAS_CHECK(cublasSetStream(h, s));
+  const double flops = 2.0 * n * n * n;
+  const int ni = (int)n;
+  const float alpha = 1, beta = 0;
+  auto direct = [&] {
+    DASG_CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, ni, ni, ni, &alpha, b.raw_data(), CUDA_R_16BF, ni,
+                                   a.raw_data(), CUDA_R_16BF, ni, &beta, c_direct.raw_data(), CUDA_R_32F, ni,
+                                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  };
+  Tensor c_engine;
+  auto engine = [&] {
+    c_engine = Tensor::empty({n, n}, DType::f32, kGPU);
+    kernels::gemm(kernels::GemmShape{1, n, n, n, false, false, 0, 0, 0}, a, b, c_engine);
+  };
+  const double t_engine = best_ms(s, reps, engine);
+  const double t_direct = best_ms(s, reps, direct);
+  const double diff = max_rel_diff(c_engine.to_vector<float>(), c_direct.to_vector<float>());
+  std::printf("\nGEMM bf16 %lldx%lldx%lld → f32 (CUBLAS_COMPUTE_32F), C = A·B row-major (best of %d after warm-up)\n",
+              (long long)n, (long long)n, (long long)n, reps);
+  std::printf("  %10s  %14s  %10s  %14s  %14s  %13s\n", "engine ms", "engine TFLOP/s", "cuBLAS ms", "cuBLAS TFLOP/s",
+              "engine/cuBLAS", "max rel diff");
+  std::printf("  %10.3f  %14.1f  %10.3f  %14.1f  %13.1f%%  %13.2e\n", t_engine, flops / (t_engine * 1e-3) * 1e-12,
+              t_direct, flops / (t_direct * 1e-3) * 1e-12, 100.0 * t_direct / t_engine, diff);
+  DASG_CUBLAS_CHECK(cublasDestroy(h));
 }
 
 struct Row {
@@ -262,6 +299,7 @@ int main(int argc, char** argv) {
                 CUBLAS_VERSION);
     std::printf("allocator: %s\n", cuda::allocator_mode() == cuda::AllocatorMode::caching ? "caching" : "exact");
     const double gemm_tflops = bench_gemm(gemm_n, std::max(1, reps / 2));
+    bench_gemm_bf16(gemm_n, std::max(1, reps / 2));
     bench_bandwidth(elems, reps);
     bench_gmha(gemm_tflops, std::max(1, reps / 4));
     const cuda::AllocatorStats st = cuda::allocator_stats();

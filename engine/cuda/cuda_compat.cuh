@@ -1,5 +1,5 @@
 // The one include every .cu source (and every C++ file that calls CUDA) starts from.
-// Natively it is the CUDA toolkit's runtime, cuBLAS and (with DASG_WITH_CUDNN) cuDNN headers; in the emulation build
+// Natively it is the CUDA toolkit's runtime, bf16 type, cuBLAS and (with DASG_WITH_CUDNN) cuDNN headers; in the emulation build
 // (DASG_CUDA_EMULATE) the same names come from the CPU emulator in engine/cuda/emulator/.
 // Also: shared memory declarations (the only way kernels declare shared memory), and the
 // DASG_*_CHECK macros that turn a failing status into dasg::Error naming the call and the place.
@@ -15,12 +15,14 @@
 #endif
 
 #if DASG_CUDA_EMULATE
+#include "engine/cuda/emulator/bf16.hpp"
 #include "engine/cuda/emulator/cublas.hpp"
 #include "engine/cuda/emulator/cudnn.hpp"
 #include "engine/cuda/emulator/device.hpp"
 #include "engine/cuda/emulator/runtime.hpp"
 #else
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #if DASG_WITH_CUDNN
 #include <cudnn.h>

@@ -20,6 +20,13 @@ inline unsigned blocks_for(int64_t n) {
 
 inline cudaStream_t stream_of(const Tensor& t) { return stream(t.device().index); }
 
+// A bf16 tensor's elements as the toolkit's type (the engine's dasg::bf16 has the same 2 bytes).
+static_assert(sizeof(__nv_bfloat16) == sizeof(bf16), "__nv_bfloat16 is 2 bytes");
+inline __nv_bfloat16* bf16_data(Tensor& t) { return reinterpret_cast<__nv_bfloat16*>(t.data<bf16>()); }
+inline const __nv_bfloat16* bf16_data(const Tensor& t) {
+  return reinterpret_cast<const __nv_bfloat16*>(t.data<bf16>());
+}
+
 // Sum of `v` over the block (blockDim.x a multiple of 32, at most 1024), valid in thread 0.
 // Uses 32 doubles of shared memory; every thread of the block must call it.
 __device__ inline double block_sum(double v, double* shared32) {

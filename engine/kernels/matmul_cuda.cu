@@ -4,6 +4,8 @@
 // with B passed first: its stored layout already is op(B)ᵀ when tb = 0 (CUBLAS_OP_N, ld N) and
 // needs CUBLAS_OP_T when tb = 1 (ld K); likewise A with ld K (ta = 0) or M (ta = 1). Batches go
 // through the strided-batched entry points. f32 uses TF32 tensor cores when enabled.
+// Mixed precision: bf16 A and B (C f32 or bf16) go through cublasGemmEx with CUBLAS_COMPUTE_32F —
+// the tensor cores multiply bf16 exactly and accumulate in f32; a bf16 C is rounded once at the end.
 #include <climits>
 
 #include "engine/cuda/kernel_utils.cuh"
@@ -27,7 +29,23 @@ void gemm_cuda(const GemmShape& s, const Tensor& A, const Tensor& B, Tensor& C, 
     return;
   }
   try {
-    if (C.dtype() == DType::f32) {
+    if (A.dtype() == DType::bf16 || B.dtype() == DType::bf16) {
+      DASG_CHECK(A.dtype() == DType::bf16 && B.dtype() == DType::bf16 &&
+                     (C.dtype() == DType::f32 || C.dtype() == DType::bf16),
+                 "matmul: operands ", A.str(), " and ", B.str(), " into ", C.str(),
+                 "; a bf16 GEMM takes bf16 A and B and writes f32 or bf16");
+      const float a = (float)alpha, b = (float)beta;
+      const cudaDataType ct = C.dtype() == DType::bf16 ? CUDA_R_16BF : CUDA_R_32F;
+      if (s.batch == 1)
+        DASG_CUBLAS_CHECK(cublasGemmEx(h, opB, opA, m, n, k, &a, B.raw_data(), CUDA_R_16BF, ldb, A.raw_data(),
+                                       CUDA_R_16BF, lda, &b, C.raw_data(), ct, ldc, CUBLAS_COMPUTE_32F,
+                                       CUBLAS_GEMM_DEFAULT));
+      else
+        DASG_CUBLAS_CHECK(cublasGemmStridedBatchedEx(h, opB, opA, m, n, k, &a, B.raw_data(), CUDA_R_16BF, ldb,
+                                                     s.stride_b, A.raw_data(), CUDA_R_16BF, lda, s.stride_a, &b,
+                                                     C.raw_data(), ct, ldc, s.stride_c, (int)s.batch,
+                                                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    } else if (C.dtype() == DType::f32) {
       const float a = (float)alpha, b = (float)beta;
       if (s.batch == 1)
         DASG_CUBLAS_CHECK(cublasSgemm(h, opB, opA, m, n, k, &a, B.data<float>(), ldb, A.data<float>(), lda, &b,
@@ -50,7 +68,7 @@ void gemm_cuda(const GemmShape& s, const Tensor& A, const Tensor& B, Tensor& C, 
     }
   } catch (const Error& e) {  // name the product: the cuBLAS call's text has only variable names
     DASG_FAIL("matmul: GEMM of batch ", s.batch, " × [", s.M, ", ", s.K, "]·[", s.K, ", ", s.N, "] (ta ", s.ta, ", tb ",
-              s.tb, ", ", dtype_name(C.dtype()), ") on cuda:", C.device().index, ": ", e.what());
+              s.tb, ", ", dtype_name(A.dtype()), " → ", dtype_name(C.dtype()), ") on cuda:", C.device().index, ": ", e.what());
   }
 }
 

@@ -1,6 +1,6 @@
 // CUDA emulator: cuBLAS GEMM by plain loops (deliberately not Eigen, so CPU-vs-emulated parity
-// never compares a library with itself), with cuBLAS's argument checks and status codes, and
-// TF32 math mode's input rounding.
+// never compares a library with itself), with cuBLAS's argument checks and status codes,
+// TF32 math mode's input rounding, and the Ex entry points' typed (bf16) operands.
 #include "engine/cuda/emulator/cublas.hpp"
 
 #include <algorithm>
@@ -43,21 +43,33 @@ T tf32_round(T v, bool on) {
   }
 }
 
+// Loads and stores of the emulated element types: bf16 widens exactly to f32, and a bf16
+// result is rounded once, to nearest even (cuda_bf16.h's conversions, emulator/bf16.hpp).
+inline float widen(float v) { return v; }
+inline double widen(double v) { return v; }
+inline float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <class Out, class Acc>
+Out narrow(Acc v) {
+  if constexpr (std::is_same_v<Out, __nv_bfloat16>) return __float2bfloat16_rn(v);
+  else return (Out)v;
+}
+
 // C = alpha * op(A) * op(B) + beta * C on column-major storage. op(A) is m x k, op(B) k x n.
-template <class T>
-void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, T alpha, const T* A, int lda, const T* B,
-          int ldb, T beta, T* C, int ldc, bool tf32) {
+// In: the element type of A and B; Out: of C; Acc: the compute type (of alpha, beta and the sums).
+template <class In, class Out, class Acc>
+void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, Acc alpha, const In* A, int lda,
+          const In* B, int ldb, Acc beta, Out* C, int ldc, bool tf32) {
   for (int j = 0; j < n; ++j)
     for (int i = 0; i < m; ++i) {
-      T acc = 0;
-      if (alpha != T(0))
+      Acc acc = 0;
+      if (alpha != Acc(0))
         for (int l = 0; l < k; ++l) {
-          const T a = tf32_round(ta == CUBLAS_OP_N ? A[i + size_t(l) * lda] : A[l + size_t(i) * lda], tf32);
-          const T b = tf32_round(tb == CUBLAS_OP_N ? B[l + size_t(j) * ldb] : B[j + size_t(l) * ldb], tf32);
+          const Acc a = tf32_round(widen(ta == CUBLAS_OP_N ? A[i + size_t(l) * lda] : A[l + size_t(i) * lda]), tf32);
+          const Acc b = tf32_round(widen(tb == CUBLAS_OP_N ? B[l + size_t(j) * ldb] : B[j + size_t(l) * ldb]), tf32);
           acc += a * b;
         }
-      T& c = C[i + size_t(j) * ldc];
-      c = beta == T(0) ? alpha * acc : alpha * acc + beta * c;
+      Out& c = C[i + size_t(j) * ldc];
+      c = narrow<Out>(beta == Acc(0) ? alpha * acc : alpha * acc + beta * widen(c));
     }
 }
 
@@ -70,6 +82,33 @@ cublasStatus_t gemm_batched(cublasHandle_t handle, cublasOperation_t ta, cublasO
     gemm(ta, tb, m, n, k, *alpha, A + b * sa, lda, B + b * sb, ldb, *beta, C + b * sc, ldc,
          handle->math == CUBLAS_TF32_TENSOR_OP_MATH);
   return CUBLAS_STATUS_SUCCESS;
+}
+
+// The Ex entry points (cublas.hpp says which type combinations are emulated). alpha and beta
+// are f32 for every CUBLAS_COMPUTE_32F* compute type.
+cublasStatus_t gemm_ex(cublasHandle_t handle, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                       const void* alpha, const void* A, cudaDataType at, int lda, long long sa, const void* B,
+                       cudaDataType bt, int ldb, long long sb, const void* beta, void* C, cudaDataType ct, int ldc,
+                       long long sc, int batch, cublasComputeType_t compute, cublasGemmAlgo_t algo) {
+  if (cublasStatus_t s = check_gemm(handle, ta, tb, m, n, k, alpha, lda, ldb, beta, ldc, batch)) return s;
+  if (algo != CUBLAS_GEMM_DEFAULT && algo != CUBLAS_GEMM_DEFAULT_TENSOR_OP) return CUBLAS_STATUS_INVALID_VALUE;
+  if (compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_FAST_TF32) return CUBLAS_STATUS_NOT_SUPPORTED;
+  const float al = *static_cast<const float*>(alpha), be = *static_cast<const float*>(beta);
+  auto run = [&]<class In, class Out>(bool tf32) {
+    const In* a = static_cast<const In*>(A);
+    const In* b = static_cast<const In*>(B);
+    Out* c = static_cast<Out*>(C);
+    for (int i = 0; i < batch; ++i)
+      gemm<In, Out, float>(ta, tb, m, n, k, al, a + i * sa, lda, b + i * sb, ldb, be, c + i * sc, ldc, tf32);
+    return CUBLAS_STATUS_SUCCESS;
+  };
+  if (at != bt) return CUBLAS_STATUS_NOT_SUPPORTED;
+  if (at == CUDA_R_16BF && ct == CUDA_R_16BF) return run.operator()<__nv_bfloat16, __nv_bfloat16>(false);
+  if (at == CUDA_R_16BF && ct == CUDA_R_32F) return run.operator()<__nv_bfloat16, float>(false);
+  if (at == CUDA_R_32F && ct == CUDA_R_32F)
+    return run.operator()<float, float>(compute == CUBLAS_COMPUTE_32F_FAST_TF32 ||
+                                        handle->math == CUBLAS_TF32_TENSOR_OP_MATH);
+  return CUBLAS_STATUS_NOT_SUPPORTED;
 }
 
 }  // namespace
@@ -149,4 +188,19 @@ cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t handle, cublasOperation_
                                          const double* B, int ldb, long long sb, const double* beta, double* C,
                                          int ldc, long long sc, int batch) {
   return gemm_batched(handle, ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch);
+}
+
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                            const void* alpha, const void* A, cudaDataType at, int lda, const void* B, cudaDataType bt,
+                            int ldb, const void* beta, void* C, cudaDataType ct, int ldc, cublasComputeType_t compute,
+                            cublasGemmAlgo_t algo) {
+  return gemm_ex(handle, ta, tb, m, n, k, alpha, A, at, lda, 0, B, bt, ldb, 0, beta, C, ct, ldc, 0, 1, compute, algo);
+}
+cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t ta, cublasOperation_t tb, int m,
+                                          int n, int k, const void* alpha, const void* A, cudaDataType at, int lda,
+                                          long long sa, const void* B, cudaDataType bt, int ldb, long long sb,
+                                          const void* beta, void* C, cudaDataType ct, int ldc, long long sc,
+                                          int batch, cublasComputeType_t compute, cublasGemmAlgo_t algo) {
+  return gemm_ex(handle, ta, tb, m, n, k, alpha, A, at, lda, sa, B, bt, ldb, sb, beta, C, ct, ldc, sc, batch, compute,
+                 algo);
 }
