@@ -86,10 +86,12 @@ TrainOptions options(const std::string& preset, const std::string& data, const s
   return o;
 }
 
-// Relative to `rel`, with an absolute floor of 1e-7 for values that are round-off themselves
-// (the REINFORCE surrogate of a step whose advantages are centred on the batch's own mean).
+// Relative to `rel`, with an absolute floor of 1e-6 for values that are round-off themselves
+// (the REINFORCE surrogate of a step whose advantages are centred on the batch's own mean: a
+// sum of terms of order 1e-2 that cancels to about 1e-3, so summing the micro-batches' gradients
+// in another order moved it by 1.7e-7, 1e-4 of its value, in the ListOps fine-tuning case).
 bool close(double a, double b, double rel = 1e-5) {
-  return std::abs(a - b) <= rel * std::max(std::abs(a), std::abs(b)) + 1e-7;
+  return std::abs(a - b) <= rel * std::max(std::abs(a), std::abs(b)) + 1e-6;
 }
 
 // Two JSON values alike: numbers to `rel`, arrays element by element, anything else equal.
@@ -144,12 +146,13 @@ void check_same_checkpoint(const std::string& a, const std::string& b, bool same
   }
 }
 
-void check_same_run(const std::string& out_a, const std::string& out_b, size_t steps, bool same_split = true) {
+void check_same_run(const std::string& out_a, const std::string& out_b, size_t steps, bool same_split = true,
+                    double rel = 1e-5) {
   const auto ra = test::step_records(out_a + "/metrics.jsonl"), rb = test::step_records(out_b + "/metrics.jsonl");
   REQUIRE(ra.size() == steps);
   REQUIRE(rb.size() == steps);
-  for (size_t i = 0; i < steps; ++i) check_same_step(ra[i], rb[i]);
-  check_same_checkpoint(out_a + "/checkpoint", out_b + "/checkpoint", same_split);
+  for (size_t i = 0; i < steps; ++i) check_same_step(ra[i], rb[i], rel);
+  check_same_checkpoint(out_a + "/checkpoint", out_b + "/checkpoint", same_split, rel);
 }
 
 // The parameters as the hook sees them (before the step's update), copied to the host.
@@ -284,7 +287,11 @@ TEST_SUITE("dist") {
     two.comm = comm;
     two.grad_accum = 2;
     train_language_model(two);
-    if (r == 0) check_same_run(ref, dp, 10);
+    // 1e-4, not 1e-5: four micro-batches' gradients are summed ((g0+g1)+g2)+g3 here and
+    // (g0+g2)+(g1+g3) there, and the tier policy's gradients are round-off-sized (advantages
+    // centred on the batch mean), which AdamW scales up to whole steps: the policy weights then
+    // differ by up to 2.2e-5 of their scale after 10 steps (every other tensor by under 1e-6).
+    if (r == 0) check_same_run(ref, dp, 10, true, 1e-4);
     comm->barrier();
   }
 
