@@ -80,12 +80,15 @@ TEST_SUITE("model") {
           std::vector<int32_t> changed = ids;
           changed[(size_t)j] = (changed[(size_t)j] + 7) % 32;  // sequence 0, position j
           ForwardResult c = m.forward(tokens_of(changed, B));
+          // Round-off only: the changed token changes which rows each expert's GEMM gets, and the
+          // GEMM's blocking (by its row count) the summation order of the other rows (1.5e-6 seen
+          // in layer 2's statistics with AVX-512); a causality leak would be orders larger.
           for (int64_t b = 0; b < B; ++b) {
             check_near(prefix_rows(a.logits, b, j), prefix_rows(c.logits, b, j), 1e-5);
             for (size_t l = 0; l < a.layers.size(); ++l) {
-              check_near(prefix_rows(a.layers[l].C, b, j), prefix_rows(c.layers[l].C, b, j), 1e-6);
-              check_near(prefix_rows(a.layers[l].I, b, j), prefix_rows(c.layers[l].I, b, j), 1e-6);
-              check_near(prefix_rows(a.layers[l].s, b, j), prefix_rows(c.layers[l].s, b, j), 1e-6);
+              check_near(prefix_rows(a.layers[l].C, b, j), prefix_rows(c.layers[l].C, b, j), 1e-5);
+              check_near(prefix_rows(a.layers[l].I, b, j), prefix_rows(c.layers[l].I, b, j), 1e-5);
+              check_near(prefix_rows(a.layers[l].s, b, j), prefix_rows(c.layers[l].s, b, j), 1e-5);
               CHECK(prefix_rows(a.layers[l].tier, b, j) == prefix_rows(c.layers[l].tier, b, j));
             }
           }
