@@ -6,6 +6,24 @@
 
 namespace dasg::dist {
 
+std::vector<std::vector<size_t>> plan_buckets(const std::vector<Tensor>& tensors, int64_t bucket_bytes) {
+  std::vector<std::vector<size_t>> buckets;
+  int64_t bytes = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i];
+    if (t.numel() == 0) continue;
+    const int64_t b = t.numel() * (int64_t)dtype_size(t.dtype());
+    const Tensor* last = buckets.empty() ? nullptr : &tensors[buckets.back()[0]];
+    if (!last || bytes + b > bucket_bytes || last->dtype() != t.dtype() || last->device() != t.device()) {
+      buckets.emplace_back();
+      bytes = 0;
+    }
+    buckets.back().push_back(i);
+    bytes += b;
+  }
+  return buckets;
+}
+
 void for_each_bucket(const std::vector<Tensor>& tensors, int64_t bucket_bytes, const char* who,
                      const std::function<void(Tensor& flat)>& reduce) {
   if (tensors.empty()) return;
@@ -18,42 +36,30 @@ void for_each_bucket(const std::vector<Tensor>& tensors, int64_t bucket_bytes, c
     DASG_CHECK(t.device() == device, who, ": tensor ", i, " is ", t.str(), " but tensor 0 is on ", device.str(),
                "; one collective runs on one device");
   }
-  for (DType dtype : {DType::f32, DType::f64}) {
-    const int64_t esize = dtype == DType::f32 ? 4 : 8;
-    std::vector<size_t> bucket;  // indices into tensors
-    int64_t elems = 0;
-    auto flush = [&] {
-      if (bucket.empty()) return;
-      if (bucket.size() == 1) {
-        Tensor t = tensors[bucket[0]];
-        reduce(t);
-      } else {
-        Tensor flat = Tensor::empty({elems}, dtype, device);
-        char* base = static_cast<char*>(flat.raw_data());
-        int64_t at = 0;
-        for (size_t i : bucket) {
-          const int64_t n = tensors[i].numel() * esize;
-          copy_bytes(base + at, device, tensors[i].raw_data(), device, (size_t)n);
-          at += n;
-        }
-        reduce(flat);
-        at = 0;
-        for (size_t i : bucket) {
-          const int64_t n = tensors[i].numel() * esize;
-          copy_bytes(tensors[i].raw_data(), device, base + at, device, (size_t)n);
-          at += n;
-        }
-      }
-      bucket.clear();
-      elems = 0;
-    };
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      if (tensors[i].dtype() != dtype || tensors[i].numel() == 0) continue;
-      if (!bucket.empty() && (elems + tensors[i].numel()) * esize > bucket_bytes) flush();
-      bucket.push_back(i);
-      elems += tensors[i].numel();
+  for (const std::vector<size_t>& bucket : plan_buckets(tensors, bucket_bytes)) {
+    if (bucket.size() == 1) {
+      Tensor t = tensors[bucket[0]];
+      reduce(t);
+      continue;
     }
-    flush();
+    const DType dtype = tensors[bucket[0]].dtype();
+    int64_t elems = 0;
+    for (size_t i : bucket) elems += tensors[i].numel();
+    Tensor flat = Tensor::empty({elems}, dtype, device);
+    char* base = static_cast<char*>(flat.raw_data());
+    int64_t at = 0;
+    for (size_t i : bucket) {
+      const int64_t n = tensors[i].numel() * (int64_t)dtype_size(dtype);
+      copy_bytes(base + at, device, tensors[i].raw_data(), device, (size_t)n);
+      at += n;
+    }
+    reduce(flat);
+    at = 0;
+    for (size_t i : bucket) {
+      const int64_t n = tensors[i].numel() * (int64_t)dtype_size(dtype);
+      copy_bytes(tensors[i].raw_data(), device, base + at, device, (size_t)n);
+      at += n;
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 #include "train/data_parallel.hpp"
 
 #include "autograd/node.hpp"
+#include "dist/buckets.hpp"
 #include "engine/error.hpp"
 #include "model/model.hpp"
 #include "ops/shape.hpp"
@@ -40,18 +41,10 @@ OverlappedGradients::OverlappedGradients(dist::Communicator& comm, const std::ve
     : comm_(comm) {
   for (size_t i = params.size(); i-- > 0;)
     if (params[i].tensor.requires_grad()) params_.push_back(params[i].tensor);
-  int64_t bytes = 0;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    const Tensor& p = params_[i];
-    const int64_t b = p.numel() * (int64_t)dtype_size(p.dtype());
-    if (buckets_.empty() || bytes + b > bucket_bytes || params_[buckets_.back().params[0]].dtype() != p.dtype() ||
-        params_[buckets_.back().params[0]].device() != p.device()) {
-      buckets_.emplace_back();
-      bytes = 0;
-    }
-    buckets_.back().params.push_back(i);
-    bucket_of_[&p.impl()] = buckets_.size() - 1;
-    bytes += b;
+  for (std::vector<size_t>& in : dist::plan_buckets(params_, bucket_bytes)) {
+    for (size_t i : in) bucket_of_[&params_[i].impl()] = buckets_.size();
+    buckets_.emplace_back();
+    buckets_.back().params = std::move(in);
   }
 }
 
