@@ -1,7 +1,7 @@
 // Bucketed collectives: the tensors of one all-reduce are flattened into a few contiguous buffers
-// (grouped by dtype, each at most bucket_bytes; a tensor larger than that is a bucket of its
-// own), the backend reduces each buffer in one call, and the results are copied back. A bucket
-// holding a single tensor is reduced in place, without a copy.
+// (plan_buckets below: runs of one dtype, each at most bucket_bytes), the backend reduces each
+// buffer in one call, and the results are copied back. A bucket holding a single tensor is
+// reduced in place, without a copy.
 #pragma once
 #include <cstdint>
 #include <functional>
