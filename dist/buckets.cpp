@@ -43,21 +43,22 @@ void for_each_bucket(const std::vector<Tensor>& tensors, int64_t bucket_bytes, c
       continue;
     }
     const DType dtype = tensors[bucket[0]].dtype();
+    const size_t esize = dtype_size(dtype);
     int64_t elems = 0;
     for (size_t i : bucket) elems += tensors[i].numel();
     Tensor flat = Tensor::empty({elems}, dtype, device);
     char* base = static_cast<char*>(flat.raw_data());
-    int64_t at = 0;
+    size_t at = 0;
     for (size_t i : bucket) {
-      const int64_t n = tensors[i].numel() * (int64_t)dtype_size(dtype);
-      copy_bytes(base + at, device, tensors[i].raw_data(), device, (size_t)n);
+      const size_t n = (size_t)tensors[i].numel() * esize;
+      copy_bytes(base + at, device, tensors[i].raw_data(), device, n);
       at += n;
     }
     reduce(flat);
     at = 0;
     for (size_t i : bucket) {
-      const int64_t n = tensors[i].numel() * (int64_t)dtype_size(dtype);
-      copy_bytes(tensors[i].raw_data(), device, base + at, device, (size_t)n);
+      const size_t n = (size_t)tensors[i].numel() * esize;
+      copy_bytes(tensors[i].raw_data(), device, base + at, device, n);
       at += n;
     }
   }
