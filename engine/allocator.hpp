@@ -38,6 +38,8 @@ struct Storage {
   Device device;
 
   Storage(size_t nbytes, Device device);
+  // No bytes at all: what a released tensor points to (Tensor::release_).
+  explicit Storage(Device device) : device(device) {}
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;

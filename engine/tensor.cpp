@@ -62,6 +62,8 @@ std::string Tensor::str() const {
 }
 
 void* Tensor::raw_data() const {
+  DASG_CHECK(!released(), "Tensor: ", str(), " is released (it holds no data here: another rank's expert under "
+             "expert parallelism); hold_() it, or read it on the rank that holds it");
   return static_cast<char*>(impl().storage->data) + impl().offset * (int64_t)dtype_size(dtype());
 }
 
@@ -87,11 +89,28 @@ Tensor Tensor::to(Device d) const {
 void Tensor::move_to_(Device d) {
   DASG_CHECK(is_leaf(), "move_to_: ", str(), " is the output of an operation; only leaves move in place");
   if (device() == d) return;
+  if (released()) {
+    impl().storage = std::make_shared<Storage>(d);
+    impl().grad.reset();
+    return;
+  }
   Tensor moved = to(d);
   DASG_CHECK(impl().offset == 0 && impl().storage->nbytes == nbytes(), "move_to_: ", str(),
              " is a view into a larger storage; move the tensor that owns it");
   impl().storage = moved.impl().storage;
   impl().grad.reset();
+}
+
+void Tensor::release_() {
+  DASG_CHECK(is_leaf(), "release_: ", str(), " is the output of an operation; only leaves are released in place");
+  DASG_CHECK(impl().offset == 0, "release_: ", str(), " is a view into a larger storage; release the tensor that owns it");
+  impl().storage = std::make_shared<Storage>(device());
+  impl().grad.reset();
+}
+
+void Tensor::hold_() {
+  if (!released()) return;
+  impl().storage = zeros(shape(), dtype(), device()).impl().storage;
 }
 
 Tensor Tensor::to(DType t) const {

@@ -73,6 +73,13 @@ class Tensor {
   // Moves this tensor's storage to `device` in place, so every handle sharing this tensor sees
   // it there (Model::to moves its parameters so). A leaf only; its gradient is dropped.
   void move_to_(Device device);
+  // Frees this leaf's storage in place, keeping its shape, dtype and device, so every handle
+  // sharing it sees it released (expert parallelism drops other ranks' experts so,
+  // train/expert_parallel.hpp); reading a released tensor's data throws. hold_() gives it fresh
+  // zeroed storage again (a no-op on a tensor that holds its data). Its gradient is dropped.
+  void release_();
+  void hold_();
+  bool released() const { return impl().storage->data == nullptr && numel() > 0; }
   Tensor to(DType dtype) const;        // a converted copy (this tensor if same dtype)
   void copy_from(const Tensor& src);   // same shape and dtype, any devices
   void fill_(double value);
@@ -109,7 +116,7 @@ class Tensor {
 template <class T>
 T* Tensor::data() {
   DASG_CHECK(dtype() == dtype_of<T>(), "Tensor::data: tensor is ", str(), ", asked for ", dtype_name(dtype_of<T>()));
-  return static_cast<T*>(impl().storage->data) + impl().offset;
+  return static_cast<T*>(raw_data());
 }
 
 template <class T>

@@ -273,6 +273,7 @@ void DasgFfn::transfer(bool freeze_only) {
     for (int64_t e = 0; e < cfg_.moe.n_deep; ++e) {
       const ShallowExpert& parent = shallow_[(size_t)(e % ns)];
       DeepExpert& child = deep_[(size_t)e];
+      if (child.fc1.weight.released()) continue;  // another rank's expert (expert parallel): copied there
       copy(child.fc1.weight, parent.fc1.weight);
       copy(child.fc1.bias, parent.fc1.bias);
       copy(child.fc4.weight, parent.fc2.weight);

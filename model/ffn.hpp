@@ -86,6 +86,8 @@ class DasgFfn : public FeedForward {
   FfnOutput forward(const FfnInput& in) const override;
   // DSSE transfer (§7.5): deep e ← shallow (e mod n_shallow) fc1 (then frozen) and fc2 → fc4,
   // fc3 zeroed, router rows copied. freeze_only: just freeze deep fc1 (loading a checkpoint).
+  // A released deep expert (another rank's, expert parallel) is skipped; a held one needs its
+  // parent shallow expert held.
   void transfer(bool freeze_only);
 
  private:

@@ -82,9 +82,9 @@ class Model {
 
   // Expert parallelism (dasg, switch; model/experts.hpp): with an exchange over W ranks, the
   // forward runs expert e of a tier of E only on rank expert_rank(e, E, W), tokens going there
-  // and back through the exchange; every other parameter is computed as usual. Every rank holds
-  // every parameter; those of another rank's experts are neither read nor trained here (whoever
-  // trains keeps them current where needed: train/expert_parallel.hpp). Null: all experts local.
+  // and back through the exchange; every other parameter is computed as usual. Another rank's
+  // experts are neither read nor trained here, so whoever trains may release them
+  // (Tensor::release_; train/expert_parallel.hpp). Null: all experts local.
   // Throws unless the FFN is dasg or switch and each tier's expert count is a multiple of W.
   void set_expert_exchange(std::shared_ptr<RowExchange> exchange);
   const std::shared_ptr<RowExchange>& expert_exchange() const { return exchange_; }

@@ -42,16 +42,20 @@ std::vector<Tensor> Parameters::trainable() const {
   return out;
 }
 
-int64_t Parameters::count(bool with_buffers) const {
+int64_t Parameters::count(bool with_buffers, bool held_only) const {
   int64_t n = 0;
   for (const NamedTensor& e : entries_)
-    if (with_buffers || !e.buffer) n += e.tensor.numel();
+    if ((with_buffers || !e.buffer) && !(held_only && e.tensor.released())) n += e.tensor.numel();
   return n;
 }
 
 std::vector<std::pair<std::string, Tensor>> Parameters::state_dict() const {
   std::vector<std::pair<std::string, Tensor>> out;
-  for (const NamedTensor& e : entries_) out.emplace_back(e.name, e.tensor.detach());
+  for (const NamedTensor& e : entries_) {
+    DASG_CHECK(!e.tensor.released(), "Parameters::state_dict: '", e.name, "' is released here (another rank's "
+               "expert under expert parallelism); gather the experts first (train/expert_parallel.hpp)");
+    out.emplace_back(e.name, e.tensor.detach());
+  }
   return out;
 }
 
@@ -60,6 +64,8 @@ void Parameters::load_state_dict(const SafetensorsFile& file, const std::string&
     DASG_CHECK(index_.count(name), "load: ", source, ": unexpected tensor '", name, "' (not a parameter of this model)");
   for (const NamedTensor& e : entries_) {
     DASG_CHECK(file.contains(e.name), "load: ", source, ": missing tensor '", e.name, "'");
+    DASG_CHECK(!e.tensor.released(), "load: ", source, ": this model's '", e.name, "' is released (another rank's "
+               "expert under expert parallelism); load into the whole model, then release");
     const Tensor& src = file.at(e.name);
     DASG_CHECK(src.shape() == e.tensor.shape() && src.dtype() == e.tensor.dtype(), "load: ", source, ": tensor '",
                e.name, "' is ", src.str(), "; expected ", e.tensor.str());

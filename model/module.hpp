@@ -40,9 +40,11 @@ class Parameters {
   Tensor get(const std::string& name) const;
   // Every non-buffer tensor (frozen ones included: the optimizer skips those without a grad).
   std::vector<Tensor> trainable() const;
-  // Number of elements: every non-buffer tensor's, or the buffers' too.
-  int64_t count(bool with_buffers = false) const;
+  // Number of elements: every non-buffer tensor's, or the buffers' too; held_only: not counting
+  // released tensors (Tensor::release_: another rank's experts under expert parallelism).
+  int64_t count(bool with_buffers = false, bool held_only = false) const;
 
+  // Every tensor, by name; throws naming a released one.
   std::vector<std::pair<std::string, Tensor>> state_dict() const;
   void load_state_dict(const SafetensorsFile& file, const std::string& source);
   void save(const std::string& path, const std::map<std::string, std::string>& metadata) const;

@@ -5,12 +5,13 @@
 #      x B against 1 process (grad-accum 2 x B for
 #      dasg, switch, dsmoe; batch 2B for dsmoe; grad-accum 4 against 2 ranks x grad-accum 2;
 #      ListOps fine-tuning); checkpoints 2 ranks -> 1 process and back; --expert-parallel (dasg
-#      with a resume, switch) against 1 process;
+#      with a resume, switch; evaluations included) against 1 process, and the experts' memory
+#      divided (a rank holds its own; gathered to rank 0 for a checkpoint);
 #   2. a rank killed mid-run (SIGKILL): every rank gone, with mpirun's error naming it, in < 60 s;
 #   3. a rank that hangs: the others' collective times out after 3 s and aborts the run with our
 #      message, in < 60 s;
-#   4. `mpirun -np 2 dasg train --expert-parallel` and `dasg finetune`: the global batch (and the
-#      experts per rank) printed, rank 0 reports.
+#   4. `mpirun -np 2 dasg train --expert-parallel` and `dasg finetune`: the global batch, the experts
+#      per rank and rank 0's share of the parameters printed, rank 0 reports.
 # Skips, saying so, where mpirun is missing or the build has no MPI (no test_dist).
 # Usage: tests/dist.sh [BUILD_DIR]   (default build)
 set -euo pipefail
@@ -61,6 +62,7 @@ timeout 300 "${MPI[@]}" "$BUILD/apps/dasg" train --config dasg-tiny --steps 3 --
   --eval-every 0 --ckpt-every 0 --expert-parallel --out "$OUT/train" --quiet > "$LOGS/train.log" 2>&1 || { cat "$LOGS/train.log"; fail "dasg train"; }
 grep -q "global batch 4 sequences = 2 ranks x --batch 2 x --grad-accum 1" "$LOGS/train.log" || { cat "$LOGS/train.log"; fail "no global batch line"; }
 grep -q "expert parallel: each rank runs 2 of the 4 shallow experts and 2 of the 4 deep" "$LOGS/train.log" || { cat "$LOGS/train.log"; fail "no expert-parallel line"; }
+grep -q "expert parallel: rank 0 holds 95080 of the model's 161896 parameters" "$LOGS/train.log" || { cat "$LOGS/train.log"; fail "no line of rank 0's share of the parameters"; }
 [ "$(grep -c '^trained 3 steps' "$LOGS/train.log")" -eq 1 ] || { cat "$LOGS/train.log"; fail "not one report (rank 0's)"; }
 [ "$(wc -l < "$OUT/train/metrics.jsonl")" -eq 3 ] || fail "metrics.jsonl does not hold 3 records"
 timeout 300 "${MPI[@]}" "$BUILD/apps/dasg" finetune --task recall --config dasg-tiny --steps 3 --batch 4 \

@@ -8,16 +8,21 @@
 // are not all-reduced, everything else is. The step then equals the data-parallel step (and one
 // process with grad_accum W·A), to round-off.
 //
-// Every rank holds every parameter (the file layout and the optimizer's list stay those of one
-// process); another rank's expert is neither read nor trained here, and is brought up to date from
-// its rank (sync_experts) whenever all of them are read: before the DSSE transfer (deep e copies
-// shallow e mod n_shallow), evaluation and a checkpoint. A checkpoint therefore holds what one
-// process would write (rank 0 also gathers the experts' optimizer moments) and loads back on any
-// number of ranks, each then training its own experts from it.
+// Memory is divided: once the run's starting parameters are in place (built or loaded whole, then
+// rank 0's broadcast), every rank releases the other ranks' experts (keep_own_experts:
+// Tensor::release_, the registry keeps their names and shapes), so a rank holds the replicated
+// parameters and 1/W of the experts, and its optimizer holds moments for those alone. Nothing else
+// reads another rank's expert, with three exceptions, each brief:
+//   - evaluation runs with the exchange on, every rank on the same batches (no expert is copied);
+//   - the DSSE transfer (deep e copies shallow e mod n_shallow) holds every shallow expert for the
+//     copy (share_experts, a broadcast from each owner), then releases them again;
+//   - a checkpoint: rank 0 gathers every expert and its optimizer moments (gather_experts), writes
+//     one process's file layout and drops them. The file loads back on any number of ranks.
 #pragma once
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dist/communicator.hpp"
@@ -37,12 +42,24 @@ struct ExpertSplit {
 };
 ExpertSplit split_experts(const Model& model, const std::vector<NamedParam>& params, const dist::Communicator& comm);
 
-// Every rank's copy of every expert's parameters becomes its rank's.
-void sync_experts(dist::Communicator& comm, Model& model);
+// Releases every expert parameter of another rank (Model::expert_rank_of over comm.size()).
+void keep_own_experts(const dist::Communicator& comm, Model& model);
 
-// The optimizer state one process would hold: this rank's, with every expert's slots replaced by
-// its rank's (collective; the result is complete on every rank).
-std::map<std::string, Tensor> gather_expert_state(dist::Communicator& comm, const Model& model,
-                                                  const Optimizer& opt);
+// Every rank holds the experts whose names contain `tier` (".ffn.shallow.", say; "" for all),
+// with their owners' values (a broadcast from each rank). keep_own_experts releases them again.
+void share_experts(dist::Communicator& comm, Model& model, const std::string& tier);
+
+// What one process would save: on rank 0 every parameter (in registration order) and every
+// optimizer slot, the other ranks' experts and moments gathered from them (host tensors); empty on
+// the other ranks. Collective.
+struct GatheredState {
+  std::vector<std::pair<std::string, Tensor>> model;
+  std::map<std::string, Tensor> optim;
+};
+GatheredState gather_experts(dist::Communicator& comm, const Model& model, const Optimizer& opt);
+
+// The entries of a whole-model optimizer state (a checkpoint's) for the parameters this rank
+// holds: what its optimizer loads on resume.
+std::map<std::string, Tensor> held_state(const Model& model, const std::map<std::string, Tensor>& state);
 
 }  // namespace dasg

@@ -37,7 +37,7 @@ TrainOptions finetune_defaults() {
 std::vector<NamedParam> optimizer_params(const Parameters& params) {
   std::vector<NamedParam> out;
   for (const NamedTensor& t : params.all()) {
-    if (t.buffer) continue;
+    if (t.buffer || t.tensor.released()) continue;
     bool embedding = t.name == "wte.weight" || t.name == "wpe.weight";
     out.push_back({t.name, t.tensor, t.tensor.dim() >= 2 && !embedding});
   }
@@ -82,27 +82,23 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
   const bool lead = rank == 0;  // rank 0 writes the checkpoints and metrics, and reports
   const Device device = rank_device(o.device, comm);
   require_device(device);
-  model.to(device);
-  model.set_precision(parse_precision(o.precision));
   if (lead) fs::create_directories(o.out_dir);
   TrainResult result;
   result.checkpoint_dir = (fs::path(o.out_dir) / "checkpoint").string();
   result.metrics_path = (fs::path(o.out_dir) / "metrics.jsonl").string();
 
   const Config& cfg = model.config();
-  std::unique_ptr<Optimizer> opt = make_optimizer(o, model.parameters());
   RouterState router(cfg);
   Generator gen(o.seed ^ 0x9E3779B97F4A7C15ull);  // dropout, tier sampling, adr.random
   int64_t start = 0, skipped = 0;
+  Checkpoint resumed;
   if (!o.resume.empty()) {
-    Checkpoint c = load_checkpoint(o.resume, o.reset_optimizer);  // validated; DIR.old when DIR is damaged
+    resumed = load_checkpoint(o.resume, o.reset_optimizer);  // validated; DIR.old when DIR is damaged
+    const Checkpoint& c = resumed;
     model.load((fs::path(c.dir) / "model.safetensors").string());
-    model.to(device);
     if (o.reset_optimizer)
       std::fprintf(stderr, "train: --reset-optimizer: the optimizer moments of '%s' are not read; they start at zero\n",
                    c.dir.c_str());
-    else
-      opt->load_state(c.optim, c.optim_steps);
     start = c.train.step;
     skipped = c.train.skipped_steps;
     task.restore_loader(c.train.loader);
@@ -111,9 +107,19 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     DASG_CHECK(start <= o.steps, "train: the checkpoint in '", o.resume, "' is at step ", start, ", past --steps ", o.steps);
   }
   broadcast_parameters(comm, model);  // every rank starts from rank 0's parameters
-  // Expert parallel: this rank's experts are trained here and not all-reduced (expert_parallel.hpp).
+  // Expert parallel: this rank holds, trains and does not all-reduce its own experts; the other
+  // ranks' are released before the model moves to its device (expert_parallel.hpp).
   const bool ep = o.expert_parallel;
-  if (ep) model.set_expert_exchange(comm_exchange(comm_ptr));
+  if (ep) {
+    model.set_expert_exchange(comm_exchange(comm_ptr));
+    keep_own_experts(comm, model);
+  }
+  model.to(device);
+  model.set_precision(parse_precision(o.precision));
+  std::unique_ptr<Optimizer> opt = make_optimizer(o, model.parameters());  // the parameters held here
+  if (!o.resume.empty() && !o.reset_optimizer)
+    opt->load_state(ep ? held_state(model, resumed.optim) : resumed.optim, resumed.optim_steps);
+  resumed = Checkpoint();  // its tensors are the model's and optimizer's now
   const ExpertSplit split = ep ? split_experts(model, opt->params(), comm) : ExpertSplit{opt->params(), {}};
   if (world > 1 && lead)
     std::fprintf(stderr, "train: data parallel over %d ranks (%s): global batch %lld sequences = %d ranks x --batch "
@@ -125,12 +131,16 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
                  cfg.ffn == "dasg" ? "shallow" : "switch",
                  cfg.ffn == "dasg" ? (" and " + std::to_string(cfg.moe.n_deep / world) + " of the " +
                                       std::to_string(cfg.moe.n_deep) + " deep").c_str() : "");
+  if (ep && lead)
+    std::fprintf(stderr, "train: expert parallel: rank 0 holds %lld of the model's %lld parameters\n",
+                 (long long)model.parameters().count(false, true), (long long)model.parameters().count());
 
-  auto save = [&](int64_t next_step, const std::map<std::string, Tensor>* optim) {
+  // `gathered`: the expert-parallel run's whole state (gather_experts), else the model's and optimizer's.
+  auto save = [&](int64_t next_step, GatheredState* gathered) {
     Checkpoint c;
-    c.model = model.parameters().state_dict();
+    c.model = gathered ? std::move(gathered->model) : model.parameters().state_dict();
     c.model_metadata = {{"config", cfg.to_json().dump()}, {"deep_active", model.deep_active() ? "true" : "false"}};
-    c.optim = optim ? *optim : opt->state();
+    c.optim = gathered ? std::move(gathered->optim) : opt->state();
     c.optim_steps = opt->steps();
     c.state = {{"step", next_step},
                {"skipped_steps", skipped},
@@ -157,11 +167,9 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     const bool last = step + 1 == o.steps;
     const bool eval = (o.eval_every > 0 && (step + 1) % o.eval_every == 0) || last;
     const bool ckpt = (o.ckpt_every > 0 && (step + 1) % o.ckpt_every == 0) || last;
-    if (ep && (eval || ckpt)) sync_experts(comm, model);  // every expert current on every rank
     if (eval) {
-      if (ep) model.set_expert_exchange(nullptr);  // the evaluation runs every expert locally
+      // Expert parallel: every rank evaluates the same batches, its tokens going to their experts' ranks.
       nlohmann::json e = task.evaluate(model, step);
-      if (ep) model.set_expert_exchange(comm_exchange(comm_ptr));
       if (!e.is_null()) {
         e["step"] = step;
         e["eval"] = true;
@@ -171,9 +179,9 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
       }
     }
     if (ckpt) {
-      if (ep) {  // gathering the experts' optimizer state is a collective
-        std::map<std::string, Tensor> state = gather_expert_state(comm, model, *opt);
-        if (lead) save(step + 1, &state);
+      if (ep) {  // gathering the experts and their optimizer state is a collective
+        GatheredState whole = gather_experts(comm, model, *opt);
+        if (lead) save(step + 1, &whole);
       } else if (lead) {
         save(step + 1, nullptr);
       }
@@ -190,8 +198,11 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
   const double k = 1.0 / (double)J;
   model.train(true);
   for (int64_t step = start; step < o.steps; ++step) {
-    if (ep && router.transfers_at(model, step, o.steps)) sync_experts(comm, model);  // deep e copies shallow e mod n
+    // The DSSE transfer: deep e copies shallow e mod n_shallow, which may be another rank's.
+    const bool share = ep && router.transfers_at(model, step, o.steps);
+    if (share) share_experts(comm, model, ".ffn.shallow.");
     router.begin_step(model, step, o.steps);
+    if (share) keep_own_experts(comm, model);
     const auto t0 = std::chrono::steady_clock::now();
     const double lr = learning_rate(step, o.warmup, o.steps, o.lr, o.min_lr_value());
     opt->zero_grad();

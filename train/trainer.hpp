@@ -115,8 +115,9 @@ using GradientHook = std::function<void(int64_t step, const std::vector<NamedPar
 // o.resume when set.
 TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, const GradientHook& hook = nullptr);
 
-// The optimizer's view of a model's parameters: every non-buffer tensor, with weight decay on
-// matrices only (not on norms, biases, the policy vectors or the embeddings).
+// The optimizer's view of a model's parameters: every non-buffer tensor held here (not another
+// rank's released expert), with weight decay on matrices only (not on norms, biases, the policy
+// vectors or the embeddings).
 std::vector<NamedParam> optimizer_params(const Parameters& params);
 
 // ---- language models (train/language_model.cpp) ----------------------------------------------
