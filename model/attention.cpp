@@ -7,6 +7,7 @@
 
 #include "ops/elementwise.hpp"
 #include "ops/matmul.hpp"
+#include "ops/reduce.hpp"
 #include "ops/shape.hpp"
 #include "ops/softmax.hpp"
 
@@ -98,13 +99,13 @@ Tensor Attention::aggregate(const Tensor& u, const BatchInfo& batch) const {
   const int64_t B = batch.B, T = batch.T, D = cfg_.d_model, H = cfg_.n_head, d = D / H;
   const int64_t L = cfg_.group_len(), G = (T + L - 1) / L;
   if (!cfg_.gmha.aggregate || G == 1) return Tensor();
-  // pool[b, g, t] = 1/(real positions of g) for real t in g; visible bias 0 or −1e9.
-  std::vector<float> pool((size_t)(B * G * T), 0.f), bias((size_t)(B * T * G), -1e9f), row_seen((size_t)(B * T), 0.f);
+  // weight[b, t] = 1/(real positions of t's group) for real t, 0 for padding; visible bias 0 or −1e9.
+  std::vector<float> weight((size_t)(B * T), 0.f), bias((size_t)(B * T * G), -1e9f), row_seen((size_t)(B * T), 0.f);
   for (int64_t b = 0; b < B; ++b) {
     std::vector<int64_t> count((size_t)G, 0);
     for (int64_t t = 0; t < batch.length[(size_t)b]; ++t) count[(size_t)(t / L)]++;
     for (int64_t t = 0; t < batch.length[(size_t)b]; ++t)
-      pool[(size_t)((b * G + t / L) * T + t)] = 1.f / (float)count[(size_t)(t / L)];
+      weight[(size_t)(b * T + t)] = 1.f / (float)count[(size_t)(t / L)];
     for (int64_t t = 0; t < T; ++t)
       for (int64_t g = 0; g < G; ++g) {
         const bool visible = cfg_.causal ? g < t / L : (g != t / L && count[(size_t)g] > 0);
@@ -114,7 +115,10 @@ Tensor Attention::aggregate(const Tensor& u, const BatchInfo& batch) const {
       }
   }
   const Device dev = batch.device;
-  Tensor m = bmm(constant_tensor(pool, {B, G, T}, dev), u);  // [B, G, D]
+  // m [B, G, D]: the weighted rows summed within each group (the last one padded with zero rows to L).
+  Tensor weighted = u * constant_tensor(weight, {B, T, 1}, dev);
+  if (G * L > T) weighted = concat({weighted, Tensor::zeros({B, G * L - T, D}, u.dtype(), dev)}, 1);
+  Tensor m = sum(reshape(weighted, {B, G, L, D}), 2);
   auto heads = [&](const Tensor& t, int64_t len) {            // [B, len, D] → [B·H, len, d]
     return reshape(permute(reshape(t, {B, len, H, d}), {0, 2, 1, 3}), {B * H, len, d});
   };

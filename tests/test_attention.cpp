@@ -204,6 +204,13 @@ TEST_SUITE("attention") {
     compare_with_naive(2, 2, 200, 8, 150, 100, false, {200, 171}, DType::f64, 10);
     compare_with_naive(1, 2, 150, 8, 150, 150, true, {}, DType::f64, 11);
     compare_with_naive(1, 2, 150, 8, 150, 150, false, {}, DType::f32, 12);
+    // Head widths 16, 32 and 64 take the register-blocked paths (rows in blocks of up to 4, the
+    // rest one at a time: 150 = 4·37 + 2 rows, 61 and 30 real ones), banded and full windows.
+    compare_with_naive(1, 2, 150, 32, 150, 100, true, {}, DType::f64, 13);
+    compare_with_naive(2, 1, 90, 16, 45, 30, false, {90, 61}, DType::f64, 14);
+    compare_with_naive(1, 1, 70, 64, 70, 70, true, {}, DType::f64, 15);
+    compare_with_naive(1, 2, 150, 32, 150, 150, true, {}, DType::f32, 16);
+    compare_with_naive(2, 1, 75, 64, 75, 40, false, {75, 30}, DType::f32, 17);
   }
 
   TEST_CASE("full attention: one group with window T is standard MHA") {
@@ -224,9 +231,9 @@ TEST_SUITE("attention") {
   TEST_CASE("packed qkv layout equals separate q, k, v") {
     Generator g(31);
     for (bool causal : {true, false}) {
-      const int64_t B = 2, H = 3, T = 7, d = 3;
-      const AttentionMask mask{3, 2, causal};
-      Tensor lens = causal ? Tensor() : Tensor::from_vector(std::vector<int32_t>{7, 5}, {2});
+      const int64_t B = 2, H = 3, T = causal ? 7 : 41, d = causal ? 3 : 16;  // d 16: the register-blocked path
+      const AttentionMask mask{causal ? 3 : 20, causal ? 2 : 12, causal};
+      Tensor lens = causal ? Tensor() : Tensor::from_vector(std::vector<int32_t>{41, 29}, {2});
       Tensor q = rand64({B, H, T, d}, g), k = rand64({B, H, T, d}, g), v = rand64({B, H, T, d}, g);
       Tensor qkv = pack(q, k, v);
       qkv.requires_grad_(true);

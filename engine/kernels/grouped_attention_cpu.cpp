@@ -3,8 +3,10 @@
 // One task per (b, h, group), parallel over tasks (a group's writes stay in its own rows, so the
 // tasks never race). Within a group, queries go in blocks of kBq rows and their keys in blocks of
 // kBk columns (flash-style: full attention is the same kernel with one group of length T):
-//   S = Q·Kᵀ/√d  [nq × nk]   computed against Kᵀ copied into a [d × kBk] tile, so the inner loop
-//                            runs along keys, contiguous and vectorised; masked entries skipped
+//   S = Q·Kᵀ/√d  [nq × nk]   computed against Kᵀ copied into a [d × kBk] tile, kRows query rows
+//                            by kCols keys at a time in registers (rows_times_tile); products with
+//                            rows (U += P·V, dq, dk, dv) likewise kRows rows at a time
+//                            (weighted_rows); the mask applies to the tiles, zeros off each row's keys
 // Forward, online softmax per query row r over the key blocks:
 //   m' = max(m, max_j s_j), α = e^(m−m');  Z ← αZ + Σ e^(s_j−m');  U ← αU + Σ e^(s_j−m') v_j
 //   E  ← α(E + (m − m')Z) + Σ e^(s_j−m')(s_j−m')            (E = Σ_j e_j (s_j − m), for H_i)
@@ -18,6 +20,8 @@
 #include <cmath>
 #include <limits>
 #include <vector>
+
+#include <Eigen/Core>
 
 #include "engine/kernels/grouped_attention.hpp"
 #include "engine/kernels/vecmath_cpu.hpp"
@@ -57,50 +61,148 @@ inline void transpose_tile(const T* rows, int64_t st, int64_t kb, int64_t nk, in
   }
 }
 
-// out[jj] = Σ_c a[c]·tile[c·kBk + jj] for jj in [j0, j1]: one row of a tile product.
+// Register blocks, written with Eigen's packets (P: PS lanes of T; AVX2 or AVX-512 as compiled):
+// kRows rows at once against two packets of a tile's columns (S = A·Bᵀ), or RB rows of a d-wide
+// accumulator (Y += W·X): about eight packets of accumulators either way.
 template <class T>
-inline void row_times_tile(const T* a, const T* tile, int64_t d, int64_t j0, int64_t j1, T* out) {
-  for (int64_t jj = j0; jj <= j1; ++jj) out[jj] = 0;
-  for (int64_t c = 0; c < d; ++c) {
-    const T ac = a[c];
-    const T* t = tile + c * kBk;
-    for (int64_t jj = j0; jj <= j1; ++jj) out[jj] += ac * t[jj];
+using Packet = typename Eigen::internal::packet_traits<T>::type;
+template <class T>
+constexpr int kLanes = Eigen::internal::unpacket_traits<Packet<T>>::size;
+constexpr int kRows = 4;
+
+// out[r·kBk + jj] = Σ_c A[r·as + c]·tile[c·kBk + jj] for r < na, every jj < kBk: a block of rows
+// against a transposed tile (columns past the tile's keys hold whatever the tile's stale rows
+// give; callers read only their keys).
+template <class T>
+inline void rows_times_tile(const T* A, int64_t as, int64_t na, const T* tile, int64_t d, T* out) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr int PS = kLanes<T>, NC = 2;
+  static_assert(kBk % (NC * PS) == 0, "a tile's width is whole column chunks");
+  int64_t r = 0;
+  for (; r + kRows <= na; r += kRows)
+    for (int64_t j = 0; j < kBk; j += NC * PS) {
+      P acc[kRows][NC];
+      for (int rr = 0; rr < kRows; ++rr)
+        for (int cc = 0; cc < NC; ++cc) acc[rr][cc] = pset1<P>(T(0));
+      for (int64_t c = 0; c < d; ++c) {
+        const T* t = tile + c * kBk + j;
+        P tc[NC];
+        for (int cc = 0; cc < NC; ++cc) tc[cc] = ploadu<P>(t + cc * PS);
+        for (int rr = 0; rr < kRows; ++rr) {
+          const P a = pset1<P>(A[(r + rr) * as + c]);
+          for (int cc = 0; cc < NC; ++cc) acc[rr][cc] = pmadd(a, tc[cc], acc[rr][cc]);
+        }
+      }
+      for (int rr = 0; rr < kRows; ++rr)
+        for (int cc = 0; cc < NC; ++cc) pstoreu(out + (r + rr) * kBk + j + cc * PS, acc[rr][cc]);
+    }
+  for (; r < na; ++r) {  // the last rows, one at a time
+    T* o = out + r * kBk;
+    for (int64_t jj = 0; jj < kBk; ++jj) o[jj] = 0;
+    for (int64_t c = 0; c < d; ++c) {
+      const T a = A[r * as + c];
+      const T* t = tile + c * kBk;
+      for (int64_t jj = 0; jj < kBk; ++jj) o[jj] += a * t[jj];
+    }
   }
 }
 
-// y[0..d) += Σ_{t<n} w[t·ws] · x[t·xs .. t·xs + d): a weighted sum of rows into one row, the row
-// accumulating in registers (d a compile-time 16, 32 or 64; any other d runs the generic loop).
+// Y[r·ys + c] += Σ_{j<nx} W[r·wr + j·wj]·X[j·xs + c] for r < ny, c < d: weights times rows of X,
+// accumulated into rows of Y (d a compile-time DC of whole packets; RB rows share each X row's
+// loads). W is read through two strides, so a tile serves as it is (wr = kBk, wj = 1: U += P·V,
+// dq += dS·K) or transposed (wr = 1, wj = kBk: dv += Pᵀ·dO, dk += dSᵀ·Q) without a copy.
+template <int DC, int RB, class T>
+inline void weighted_rows_fixed(const T* W, int64_t wr, int64_t wj, const T* X, int64_t xs, int64_t nx, T* Y,
+                                int64_t ys, int64_t ny) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr int PS = kLanes<T>, NC = DC / PS;
+  int64_t r = 0;
+  for (; r + RB <= ny; r += RB) {
+    P acc[RB][NC];
+    for (int rr = 0; rr < RB; ++rr)
+      for (int cc = 0; cc < NC; ++cc) acc[rr][cc] = ploadu<P>(Y + (r + rr) * ys + cc * PS);
+    for (int64_t j = 0; j < nx; ++j) {
+      const T* x = X + j * xs;
+      P xc[NC];
+      for (int cc = 0; cc < NC; ++cc) xc[cc] = ploadu<P>(x + cc * PS);
+      for (int rr = 0; rr < RB; ++rr) {
+        const P w = pset1<P>(W[(r + rr) * wr + j * wj]);
+        for (int cc = 0; cc < NC; ++cc) acc[rr][cc] = pmadd(w, xc[cc], acc[rr][cc]);
+      }
+    }
+    for (int rr = 0; rr < RB; ++rr)
+      for (int cc = 0; cc < NC; ++cc) pstoreu(Y + (r + rr) * ys + cc * PS, acc[rr][cc]);
+  }
+  if constexpr (RB > 1)
+    if (r < ny) weighted_rows_fixed<DC, 1>(W + r * wr, wr, wj, X, xs, nx, Y + r * ys, ys, ny - r);
+}
+// RB for a DC-wide row: as many rows as fit eight packets of accumulators, 1 to kRows.
 template <int DC, class T>
-inline void weighted_rows_fixed(const T* w, int64_t ws, const T* x, int64_t xs, int64_t n, T* y) {
-  T acc[DC];
-  for (int c = 0; c < DC; ++c) acc[c] = y[c];
-  for (int64_t t = 0; t < n; ++t) {
-    const T a = w[t * ws];
-    const T* xr = x + t * xs;
-    for (int c = 0; c < DC; ++c) acc[c] += a * xr[c];
-  }
-  for (int c = 0; c < DC; ++c) y[c] = acc[c];
+constexpr int rows_per_block() {
+  constexpr int per_row = DC / kLanes<T>;
+  return per_row >= 8 ? 1 : (8 / per_row < kRows ? 8 / per_row : kRows);
 }
 template <class T>
-inline void weighted_rows(const T* w, int64_t ws, const T* x, int64_t xs, int64_t n, int64_t d, T* y) {
+inline void weighted_rows(const T* W, int64_t wr, int64_t wj, const T* X, int64_t xs, int64_t nx, int64_t d, T* Y,
+                          int64_t ys, int64_t ny) {
+  static_assert(16 % kLanes<T> == 0, "head widths 16, 32, 64 are whole packets");
   switch (d) {
-    case 16: return weighted_rows_fixed<16>(w, ws, x, xs, n, y);
-    case 32: return weighted_rows_fixed<32>(w, ws, x, xs, n, y);
-    case 64: return weighted_rows_fixed<64>(w, ws, x, xs, n, y);
+    case 16: return weighted_rows_fixed<16, rows_per_block<16, T>()>(W, wr, wj, X, xs, nx, Y, ys, ny);
+    case 32: return weighted_rows_fixed<32, rows_per_block<32, T>()>(W, wr, wj, X, xs, nx, Y, ys, ny);
+    case 64: return weighted_rows_fixed<64, rows_per_block<64, T>()>(W, wr, wj, X, xs, nx, Y, ys, ny);
     default:
-      for (int64_t t = 0; t < n; ++t) axpy(w[t * ws], x + t * xs, y, d);
+      for (int64_t r = 0; r < ny; ++r)
+        for (int64_t j = 0; j < nx; ++j) axpy(W[r * wr + j * wj], X + j * xs, Y + r * ys, d);
   }
 }
 
-// Per-thread scratch: two transposed tiles, three rows of kBk, and the block's running state.
+// Reductions over a span x[0..n) in packets (a scalar tail): max, Σ x, Σ x·y.
+template <class T>
+inline T span_max(const T* x, int64_t n, T init) {
+  using namespace Eigen::internal;
+  constexpr int PS = kLanes<T>;
+  int64_t j = 0;
+  T m = init;
+  if (n >= PS) {
+    Packet<T> acc = ploadu<Packet<T>>(x);
+    for (j = PS; j + PS <= n; j += PS) acc = pmax(acc, ploadu<Packet<T>>(x + j));
+    m = std::max(m, predux_max(acc));
+  }
+  for (; j < n; ++j) m = std::max(m, x[j]);
+  return m;
+}
+template <class T>
+inline void span_sum_dot(const T* x, const T* y, int64_t n, T& sum, T& dot_xy) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr int PS = kLanes<T>;
+  P s = pset1<P>(T(0)), e = pset1<P>(T(0));
+  int64_t j = 0;
+  for (; j + PS <= n; j += PS) {
+    const P xj = ploadu<P>(x + j);
+    s = padd(s, xj);
+    e = pmadd(xj, ploadu<P>(y + j), e);
+  }
+  sum = predux(s);
+  dot_xy = predux(e);
+  for (; j < n; ++j) {
+    sum += x[j];
+    dot_xy += x[j] * y[j];
+  }
+}
+
+// Per-thread scratch: the block's scaled queries, two transposed key/value tiles, the [kBq × kBk]
+// tiles S, P (e), dP and dS, and the block's running state.
 template <class T>
 struct Scratch {
-  std::vector<T> kt, vt, s, e, dp, qs, U, P, dS;
+  std::vector<T> kt, vt, qs, U, S, P, dP, dS;
   std::vector<T> m, Z, E, sdiag;
   Scratch(int64_t d)
-      : kt((size_t)(d * kBk)), vt((size_t)(d * kBk)), s(kBk), e(kBk), dp(kBk), qs((size_t)d),
-        U((size_t)(kBq * d)), P((size_t)(kBq * kBk)), dS((size_t)(kBq * kBk)), m(kBq), Z(kBq), E(kBq),
-        sdiag(kBq) {}
+      : kt((size_t)(d * kBk)), vt((size_t)(d * kBk)), qs((size_t)(kBq * d)), U((size_t)(kBq * d)),
+        S((size_t)(kBq * kBk)), P((size_t)(kBq * kBk)), dP((size_t)(kBq * kBk)), dS((size_t)(kBq * kBk)), m(kBq),
+        Z(kBq), E(kBq), sdiag(kBq) {}
 };
 
 // Runs task(t, scratch) for t < n_tasks on OpenMP threads, each with its own scratch.
@@ -156,20 +258,21 @@ void grouped_attention_forward_cpu(const AttentionShape& s, const Tensor& q_, co
           if (klo < 0) klo = ks.lo;
           khi = std::max(khi, ks.hi);
         }
+        for (int64_t r = 0; r < nq; ++r)
+          for (int64_t c = 0; c < d; ++c) sc.qs[r * d + c] = q[base + (i0 + r) * s.st + c] * scale;
         for (int64_t kb = klo; klo >= 0 && kb <= khi; kb += kBk) {
           const int64_t nk = std::min(kBk, khi - kb + 1);
           transpose_tile(kh, s.st, kb, nk, d, sc.kt.data());
+          rows_times_tile(sc.qs.data(), d, nq, sc.kt.data(), d, sc.S.data());  // S = Q·Kᵀ/√d
           for (int64_t r = 0; r < nq; ++r) {
             const int64_t i = i0 + r;
             const KeySpan ks = attention_keys(L, s.w, s.causal, i, n);
             const int64_t j0 = std::max(ks.lo, kb) - kb, j1 = std::min(ks.hi, kb + nk - 1) - kb;
+            T* srow = sc.S.data() + r * kBk;
+            T* erow = sc.P.data() + r * kBk;
+            std::fill(erow, erow + nk, T(0));  // e = 0 off the row's keys: the block's U product skips nothing
             if (j1 < j0) continue;
-            const T* qi = q + base + i * s.st;
-            for (int64_t c = 0; c < d; ++c) sc.qs[c] = qi[c] * scale;
-            T* srow = sc.s.data();
-            row_times_tile(sc.qs.data(), sc.kt.data(), d, j0, j1, srow);
-            T mb = sc.m[r];
-            for (int64_t jj = j0; jj <= j1; ++jj) mb = std::max(mb, srow[jj]);
+            const T mb = span_max(srow + j0, j1 - j0 + 1, sc.m[r]);
             const T mo = sc.m[r];
             if (mb > mo && sc.Z[r] > 0) {  // rescale what the earlier key blocks summed
               const T alpha = std::exp(mo - mb);
@@ -180,18 +283,15 @@ void grouped_attention_forward_cpu(const AttentionShape& s, const Tensor& q_, co
             }
             sc.m[r] = mb;
             for (int64_t jj = j0; jj <= j1; ++jj) srow[jj] -= mb;
-            T* erow = sc.e.data();
             exp_span(srow + j0, erow + j0, j1 - j0 + 1);
-            T Z = 0, E = 0;
-            for (int64_t jj = j0; jj <= j1; ++jj) {
-              Z += erow[jj];
-              E += erow[jj] * srow[jj];
-            }
-            weighted_rows(erow + j0, 1, vh + (kb + j0) * s.st, s.st, j1 - j0 + 1, d, sc.U.data() + r * d);
+            T Z, E;
+            span_sum_dot(erow + j0, srow + j0, j1 - j0 + 1, Z, E);
             sc.Z[r] += Z;
             sc.E[r] += E;
             if (s.causal && i >= kb && i < kb + nk) sc.sdiag[r] = srow[i - kb] + mb;
           }
+          // U_r += Σ_j e_rj v_j over the block's keys.
+          weighted_rows(sc.P.data(), kBk, 1, vh + kb * s.st, s.st, nk, d, sc.U.data(), d, nq);
         }
         for (int64_t r = 0; r < nq; ++r) {
           const int64_t i = i0 + r;
@@ -286,11 +386,17 @@ void grouped_attention_backward_cpu(const AttentionShape& s, const Tensor& q_, c
         }
         const int64_t klo = attention_keys(L, s.w, s.causal, i0, n).lo;
         const int64_t khi = attention_keys(L, s.w, s.causal, i0 + nq - 1, n).hi;
+        T* qs = sc.qs.data();  // the block's queries, scaled by 1/√d
+        for (int64_t r = 0; r < nq; ++r)
+          for (int64_t c = 0; c < d; ++c) qs[r * d + c] = q[base + (i0 + r) * s.st + c] * scale;
+        const T* dO = du + (b * TT + i0) * Hd + h * d;  // the block's output gradients, rows Hd apart
         for (int64_t kb = klo; kb <= khi; kb += kBk) {
           const int64_t nk = std::min(kBk, khi - kb + 1);
           transpose_tile(kh, s.st, kb, nk, d, sc.kt.data());
           transpose_tile(vh, s.st, kb, nk, d, sc.vt.data());
-          // P and dS tiles [nq × nk] (zero outside each row's keys), dq rows on the way.
+          rows_times_tile(qs, d, nq, sc.kt.data(), d, sc.S.data());    // S = Q·Kᵀ/√d
+          rows_times_tile(dO, Hd, nq, sc.vt.data(), d, sc.dP.data());  // dP = dO·Vᵀ
+          // P and dS tiles [nq × nk], zero outside each row's keys.
           for (int64_t r = 0; r < nq; ++r) {
             const int64_t i = i0 + r;
             T* p = sc.P.data() + r * kBk;
@@ -299,26 +405,18 @@ void grouped_attention_backward_cpu(const AttentionShape& s, const Tensor& q_, c
             const KeySpan ks = attention_keys(L, s.w, s.causal, i, n);
             const int64_t j0 = std::max(ks.lo, kb) - kb, j1 = std::min(ks.hi, kb + nk - 1) - kb;
             if (j1 < j0) continue;
-            const T* qi = q + base + i * s.st;
-            const T* doi = du + (b * TT + i) * Hd + h * d;
-            for (int64_t c = 0; c < d; ++c) sc.qs[c] = qi[c] * scale;
-            T* srow = sc.s.data();
-            T* dp = sc.dp.data();
-            row_times_tile(sc.qs.data(), sc.kt.data(), d, j0, j1, srow);
+            T* srow = sc.S.data() + r * kBk;
+            const T* dp = sc.dP.data() + r * kBk;
             const T li = lse[bh * TT + i];
             for (int64_t jj = j0; jj <= j1; ++jj) srow[jj] -= li;
             exp_span(srow + j0, p + j0, j1 - j0 + 1);
-            row_times_tile(doi, sc.vt.data(), d, j0, j1, dp);
             const T Di = D[r];
             for (int64_t jj = j0; jj <= j1; ++jj) ds[jj] = p[jj] * (dp[jj] - Di) * scale;
-            weighted_rows(ds + j0, 1, kh + (kb + j0) * s.st, s.st, j1 - j0 + 1, d, dq + base + i * s.st);
           }
-          // dv_j += Σ_r P_rj do_r,  dk_j += Σ_r dS_rj q_r  (column jj of the tiles).
-          for (int64_t jj = 0; jj < nk; ++jj) {
-            const int64_t j = kb + jj;
-            weighted_rows(sc.P.data() + jj, kBk, du + (b * TT + i0) * Hd + h * d, Hd, nq, d, dv + base + j * s.st);
-            weighted_rows(sc.dS.data() + jj, kBk, q + base + i0 * s.st, s.st, nq, d, dk + base + j * s.st);
-          }
+          // dq_r += Σ_j dS_rj k_j;  dv_j += Σ_r P_rj do_r;  dk_j += Σ_r dS_rj q_r (the tiles read transposed).
+          weighted_rows(sc.dS.data(), kBk, 1, kh + kb * s.st, s.st, nk, d, dq + base + i0 * s.st, s.st, nq);
+          weighted_rows(sc.P.data(), 1, kBk, dO, Hd, nq, d, dv + base + kb * s.st, s.st, nk);
+          weighted_rows(sc.dS.data(), 1, kBk, q + base + i0 * s.st, s.st, nq, d, dk + base + kb * s.st, s.st, nk);
         }
       }
     });
