@@ -3,7 +3,7 @@
 // One task per (b, h, group), parallel over tasks (a group's writes stay in its own rows, so the
 // tasks never race). Within a group, queries go in blocks of kBq rows and their keys in blocks of
 // kBk columns (flash-style: full attention is the same kernel with one group of length T):
-//   S = Q·Kᵀ/√d  [nq × nk]   computed against Kᵀ copied into a [d × kBk] tile, kRows query rows
+//   S = Q·Kᵀ/√d  [nq × nk]   computed against Kᵀ packed into [d × kBk] tiles once per task, kRows query rows
 //                            by kCols keys at a time in registers (rows_times_tile); products with
 //                            rows (U += P·V, dq, dk, dv) likewise kRows rows at a time
 //                            (weighted_rows); the mask applies to the tiles, zeros off each row's keys
@@ -52,13 +52,26 @@ inline void exp_span(const double* x, double* y, int64_t n) {
   for (int64_t j = 0; j < n; ++j) y[j] = std::exp(x[j]);
 }
 
-// tile[c·kBk + jj] = rows[(kb + jj)·st + c] for jj < nk, c < d: one block of keys (or values), transposed.
+// A group's keys (or values) packed once per task, so that no query block reads the strided
+// input again (a head's rows sit 3·H·d apart in the packed qkv layout: at T = 8K one head's keys
+// span 24 MB):
+//   pack_tiles: tiles[t·d·kBk + c·kBk + jj] = rows[(t·kBk + jj)·st + c], jj < kBk (zeros past n):
+//               the transposed [d × kBk] tile of key block t;
+//   pack_rows:  out[j·d + c] = rows[j·st + c], j < n: the rows, contiguous.
 template <class T>
-inline void transpose_tile(const T* rows, int64_t st, int64_t kb, int64_t nk, int64_t d, T* tile) {
-  for (int64_t jj = 0; jj < nk; ++jj) {
-    const T* r = rows + (kb + jj) * st;
-    for (int64_t c = 0; c < d; ++c) tile[c * kBk + jj] = r[c];
+inline void pack_tiles(const T* rows, int64_t st, int64_t n, int64_t d, std::vector<T>& tiles) {
+  const int64_t nt = (n + kBk - 1) / kBk;
+  tiles.assign((size_t)(nt * d * kBk), T(0));
+  for (int64_t j = 0; j < n; ++j) {
+    const T* r = rows + j * st;
+    T* t = tiles.data() + (j / kBk) * d * kBk + j % kBk;
+    for (int64_t c = 0; c < d; ++c) t[c * kBk] = r[c];
   }
+}
+template <class T>
+inline void pack_rows(const T* rows, int64_t st, int64_t n, int64_t d, std::vector<T>& out) {
+  out.resize((size_t)(n * d));
+  for (int64_t j = 0; j < n; ++j) std::copy(rows + j * st, rows + j * st + d, out.data() + j * d);
 }
 
 // Register blocks, written with Eigen's packets (P: PS lanes of T; AVX2 or AVX-512 as compiled):
@@ -193,16 +206,16 @@ inline void span_sum_dot(const T* x, const T* y, int64_t n, T& sum, T& dot_xy) {
   }
 }
 
-// Per-thread scratch: the block's scaled queries, two transposed key/value tiles, the [kBq × kBk]
-// tiles S, P (e), dP and dS, and the block's running state.
+// Per-thread scratch: the task's packed keys and values (and, backward, its dk and dv rows), the
+// block's scaled queries, the [kBq × kBk] tiles S, P (e), dP and dS, and the block's running state.
 template <class T>
 struct Scratch {
-  std::vector<T> kt, vt, qs, U, S, P, dP, dS;
+  std::vector<T> kt, vt, kr, vr, dkr, dvr;  // resized per task: O(group length · d)
+  std::vector<T> qs, U, S, P, dP, dS;
   std::vector<T> m, Z, E, sdiag;
   Scratch(int64_t d)
-      : kt((size_t)(d * kBk)), vt((size_t)(d * kBk)), qs((size_t)(kBq * d)), U((size_t)(kBq * d)),
-        S((size_t)(kBq * kBk)), P((size_t)(kBq * kBk)), dP((size_t)(kBq * kBk)), dS((size_t)(kBq * kBk)), m(kBq),
-        Z(kBq), E(kBq), sdiag(kBq) {}
+      : qs((size_t)(kBq * d)), U((size_t)(kBq * d)), S((size_t)(kBq * kBk)), P((size_t)(kBq * kBk)),
+        dP((size_t)(kBq * kBk)), dS((size_t)(kBq * kBk)), m(kBq), Z(kBq), E(kBq), sdiag(kBq) {}
 };
 
 // Runs task(t, scratch) for t < n_tasks on OpenMP threads, each with its own scratch.
@@ -241,6 +254,9 @@ void grouped_attention_forward_cpu(const AttentionShape& s, const Tensor& q_, co
       const int64_t base = b * s.sb + h * s.sh, g0 = g * L, g1 = g0 + std::min(L, TT - g0);
       const T* kh = k + base;
       const T* vh = v + base;
+      const int64_t nkeys = std::max<int64_t>(0, std::min(g1, n) - g0);  // the group's real keys
+      pack_tiles(kh + g0 * s.st, s.st, nkeys, d, sc.kt);
+      pack_rows(vh + g0 * s.st, s.st, nkeys, d, sc.vr);
       for (int64_t i0 = g0; i0 < g1; i0 += kBq) {
         const int64_t nq = std::min(kBq, g1 - i0);
         for (int64_t r = 0; r < nq; ++r) {
@@ -260,10 +276,11 @@ void grouped_attention_forward_cpu(const AttentionShape& s, const Tensor& q_, co
         }
         for (int64_t r = 0; r < nq; ++r)
           for (int64_t c = 0; c < d; ++c) sc.qs[r * d + c] = q[base + (i0 + r) * s.st + c] * scale;
-        for (int64_t kb = klo; klo >= 0 && kb <= khi; kb += kBk) {
-          const int64_t nk = std::min(kBk, khi - kb + 1);
-          transpose_tile(kh, s.st, kb, nk, d, sc.kt.data());
-          rows_times_tile(sc.qs.data(), d, nq, sc.kt.data(), d, sc.S.data());  // S = Q·Kᵀ/√d
+        // Key blocks at multiples of kBk from the group's start (the packed tiles).
+        for (int64_t kb = g0 + std::max<int64_t>(0, klo - g0) / kBk * kBk; klo >= 0 && kb <= khi; kb += kBk) {
+          const int64_t nk = std::min(kBk, g0 + nkeys - kb);
+          const T* kt = sc.kt.data() + (kb - g0) / kBk * d * kBk;
+          rows_times_tile(sc.qs.data(), d, nq, kt, d, sc.S.data());  // S = Q·Kᵀ/√d
           for (int64_t r = 0; r < nq; ++r) {
             const int64_t i = i0 + r;
             const KeySpan ks = attention_keys(L, s.w, s.causal, i, n);
@@ -291,7 +308,7 @@ void grouped_attention_forward_cpu(const AttentionShape& s, const Tensor& q_, co
             if (s.causal && i >= kb && i < kb + nk) sc.sdiag[r] = srow[i - kb] + mb;
           }
           // U_r += Σ_j e_rj v_j over the block's keys.
-          weighted_rows(sc.P.data(), kBk, 1, vh + kb * s.st, s.st, nk, d, sc.U.data(), d, nq);
+          weighted_rows(sc.P.data(), kBk, 1, sc.vr.data() + (kb - g0) * d, d, nk, d, sc.U.data(), d, nq);
         }
         for (int64_t r = 0; r < nq; ++r) {
           const int64_t i = i0 + r;
@@ -377,6 +394,12 @@ void grouped_attention_backward_cpu(const AttentionShape& s, const Tensor& q_, c
       const int64_t base = b * s.sb + h * s.sh, g0 = g * L, g1 = std::min(g0 + std::min(L, TT - g0), n);
       const T* kh = k + base;
       const T* vh = v + base;
+      const int64_t nkeys = std::max<int64_t>(0, g1 - g0);  // the group's real keys
+      pack_tiles(kh + g0 * s.st, s.st, nkeys, d, sc.kt);
+      pack_tiles(vh + g0 * s.st, s.st, nkeys, d, sc.vt);
+      pack_rows(kh + g0 * s.st, s.st, nkeys, d, sc.kr);
+      sc.dkr.assign((size_t)(nkeys * d), T(0));
+      sc.dvr.assign((size_t)(nkeys * d), T(0));
       for (int64_t i0 = g0; i0 < g1; i0 += kBq) {  // real queries only
         const int64_t nq = std::min(kBq, g1 - i0);
         T* D = sc.Z.data();  // D_i = do_i·u_i, one per row of the block
@@ -390,12 +413,11 @@ void grouped_attention_backward_cpu(const AttentionShape& s, const Tensor& q_, c
         for (int64_t r = 0; r < nq; ++r)
           for (int64_t c = 0; c < d; ++c) qs[r * d + c] = q[base + (i0 + r) * s.st + c] * scale;
         const T* dO = du + (b * TT + i0) * Hd + h * d;  // the block's output gradients, rows Hd apart
-        for (int64_t kb = klo; kb <= khi; kb += kBk) {
-          const int64_t nk = std::min(kBk, khi - kb + 1);
-          transpose_tile(kh, s.st, kb, nk, d, sc.kt.data());
-          transpose_tile(vh, s.st, kb, nk, d, sc.vt.data());
-          rows_times_tile(qs, d, nq, sc.kt.data(), d, sc.S.data());    // S = Q·Kᵀ/√d
-          rows_times_tile(dO, Hd, nq, sc.vt.data(), d, sc.dP.data());  // dP = dO·Vᵀ
+        for (int64_t kb = g0 + (klo - g0) / kBk * kBk; kb <= khi; kb += kBk) {
+          const int64_t nk = std::min(kBk, g0 + nkeys - kb);
+          const int64_t tile = (kb - g0) / kBk * d * kBk;
+          rows_times_tile(qs, d, nq, sc.kt.data() + tile, d, sc.S.data());    // S = Q·Kᵀ/√d
+          rows_times_tile(dO, Hd, nq, sc.vt.data() + tile, d, sc.dP.data());  // dP = dO·Vᵀ
           // P and dS tiles [nq × nk], zero outside each row's keys.
           for (int64_t r = 0; r < nq; ++r) {
             const int64_t i = i0 + r;
@@ -414,11 +436,19 @@ void grouped_attention_backward_cpu(const AttentionShape& s, const Tensor& q_, c
             for (int64_t jj = j0; jj <= j1; ++jj) ds[jj] = p[jj] * (dp[jj] - Di) * scale;
           }
           // dq_r += Σ_j dS_rj k_j;  dv_j += Σ_r P_rj do_r;  dk_j += Σ_r dS_rj q_r (the tiles read transposed).
-          weighted_rows(sc.dS.data(), kBk, 1, kh + kb * s.st, s.st, nk, d, dq + base + i0 * s.st, s.st, nq);
-          weighted_rows(sc.P.data(), 1, kBk, dO, Hd, nq, d, dv + base + kb * s.st, s.st, nk);
-          weighted_rows(sc.dS.data(), 1, kBk, q + base + i0 * s.st, s.st, nq, d, dk + base + kb * s.st, s.st, nk);
+          T* dkb = sc.dkr.data() + (kb - g0) * d;
+          T* dvb = sc.dvr.data() + (kb - g0) * d;
+          weighted_rows(sc.dS.data(), kBk, 1, sc.kr.data() + (kb - g0) * d, d, nk, d, dq + base + i0 * s.st, s.st, nq);
+          weighted_rows(sc.P.data(), 1, kBk, dO, Hd, nq, d, dvb, d, nk);
+          weighted_rows(sc.dS.data(), 1, kBk, q + base + i0 * s.st, s.st, nq, d, dkb, d, nk);
         }
       }
+      // The group's key rows are this task's alone: its dk and dv go out once.
+      for (int64_t j = 0; j < nkeys; ++j)
+        for (int64_t c = 0; c < d; ++c) {
+          dk[base + (g0 + j) * s.st + c] += sc.dkr[(size_t)(j * d + c)];
+          dv[base + (g0 + j) * s.st + c] += sc.dvr[(size_t)(j * d + c)];
+        }
     });
   });
 }
