@@ -19,6 +19,39 @@ void rows_of(const Tensor& t, int64_t& N, int64_t& C) {
   C = t.dim() == 0 ? 1 : t.size(-1);
   N = C == 0 ? 0 : t.numel() / C;
 }
+
+// A row's max and sums over kLanes interleaved lanes (element c in lane c mod kLanes, the tail
+// last), so that the compiler vectorises them without reordering anything itself: the same order,
+// and so the same bits, on every run and thread count.
+constexpr int kLanes = 8;
+template <class T>
+T row_max(const T* x, int64_t C) {
+  T lane[kLanes];
+  for (int l = 0; l < kLanes; ++l) lane[l] = x[0];
+  int64_t c = 0;
+  for (; c + kLanes <= C; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) lane[l] = x[c + l] > lane[l] ? x[c + l] : lane[l];
+  T m = lane[0];
+  for (int l = 1; l < kLanes; ++l) m = lane[l] > m ? lane[l] : m;
+  for (; c < C; ++c) m = x[c] > m ? x[c] : m;
+  return m;
+}
+// Σ_c a[c]·b[c] (b = null: Σ_c a[c]), in double.
+template <bool kDot, class T>
+double lane_sum(const T* a, const T* b, int64_t C) {
+  double lane[kLanes] = {};
+  int64_t c = 0;
+  for (; c + kLanes <= C; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) lane[l] += kDot ? (double)a[c + l] * (double)b[c + l] : (double)a[c + l];
+  double s = 0;
+  for (int l = 0; l < kLanes; ++l) s += lane[l];
+  for (; c < C; ++c) s += kDot ? (double)a[c] * (double)b[c] : (double)a[c];
+  return s;
+}
+template <class T>
+double row_sum(const T* a, int64_t C) { return lane_sum<false>(a, a, C); }
+template <class T>
+double row_dot(const T* a, const T* b, int64_t C) { return lane_sum<true>(a, b, C); }
 }  // namespace
 
 void softmax_cpu(const Tensor& x, Tensor& y, bool log) {
@@ -31,8 +64,7 @@ void softmax_cpu(const Tensor& x, Tensor& y, bool log) {
     for (int64_t n = 0; n < N; ++n) {
       const T* xr = px + n * C;
       T* yr = py + n * C;
-      T m = xr[0];
-      for (int64_t c = 1; c < C; ++c) m = xr[c] > m ? xr[c] : m;
+      const T m = row_max(xr, C);
       double s = 0;
       if (log) {
         for (int64_t c = 0; c < C; ++c) s += std::exp((double)(xr[c] - m));
@@ -41,7 +73,7 @@ void softmax_cpu(const Tensor& x, Tensor& y, bool log) {
       } else if constexpr (std::is_same_v<T, float>) {
         for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] - m;
         vec::exp(yr, yr, C);
-        for (int64_t c = 0; c < C; ++c) s += (double)yr[c];
+        s = row_sum(yr, C);
         const float inv = (float)(1.0 / s);
         for (int64_t c = 0; c < C; ++c) yr[c] *= inv;
       } else {
@@ -75,7 +107,7 @@ void softmax_backward_cpu(const Tensor& y, const Tensor& gy, Tensor& gx, bool lo
         const T st = (T)s;
         for (int64_t c = 0; c < C; ++c) gxr[c] = gr[c] - std::exp(yr[c]) * st;
       } else {
-        for (int64_t c = 0; c < C; ++c) s += (double)gr[c] * (double)yr[c];
+        s = row_dot(gr, yr, C);
         const T st = (T)s;
         for (int64_t c = 0; c < C; ++c) gxr[c] = yr[c] * (gr[c] - st);
       }
