@@ -3,10 +3,11 @@
 // One task per (b, h, group), parallel over tasks (a group's writes stay in its own rows, so the
 // tasks never race). Within a group, queries go in blocks of kBq rows and their keys in blocks of
 // kBk columns (flash-style: full attention is the same kernel with one group of length T):
-//   S = Q·Kᵀ/√d  [nq × nk]   computed against Kᵀ packed into [d × kBk] tiles once per task, kRows query rows
-//                            by kCols keys at a time in registers (rows_times_tile); products with
-//                            rows (U += P·V, dq, dk, dv) likewise kRows rows at a time
-//                            (weighted_rows); the mask applies to the tiles, zeros off each row's keys
+//   S = Q·Kᵀ/√d  [nq × nk]   against Kᵀ packed into [d × kBk] tiles once per task, kRows query
+//                            rows by two packets of keys at a time in registers (rows_times_tile);
+//                            the products with rows (U += P·V, dq, dk, dv) likewise up to kRows
+//                            rows at a time (weighted_rows); the mask zeroes P and dS off each
+//                            row's keys
 // Forward, online softmax per query row r over the key blocks:
 //   m' = max(m, max_j s_j), α = e^(m−m');  Z ← αZ + Σ e^(s_j−m');  U ← αU + Σ e^(s_j−m') v_j
 //   E  ← α(E + (m − m')Z) + Σ e^(s_j−m')(s_j−m')            (E = Σ_j e_j (s_j − m), for H_i)
