@@ -14,6 +14,10 @@
 // a shared-memory store and another thread's load is a race report, as racecheck's would be; the
 // emulator's own bookkeeping is hidden from TSan. Under AddressSanitizer the stack switches are
 // announced, so each fiber's stack is checked as its own.
+//
+// A block's state and its protocol (barrier, warp collectives, returns, errors) are block.hpp's;
+// this file runs blocks: the slots, the fibers and the switches between them, and what the
+// sanitizers are told of those.
 
 #include <algorithm>
 #include <atomic>
@@ -30,162 +34,19 @@
 #include <thread>
 #include <vector>
 
+#include "engine/cuda/emulator/block.hpp"
 #include "engine/cuda/emulator/device.hpp"
 #include "engine/cuda/emulator/fiber.hpp"
 
-#ifdef DASG_EMU_TSAN
-extern "C" void __tsan_ignore_thread_begin();
-extern "C" void __tsan_ignore_thread_end();
-#endif
-
 namespace dasg::emu {
+
+using namespace detail;
+
 namespace {
 
 constexpr std::chrono::milliseconds kWakeRecheck{20};  // see Helper::loop
 constexpr size_t kStaticSharedLimit = 48 * 1024;
 constexpr size_t kReusedTop = 16 * 1024;    // ASan: the part of a stack a finished fiber leaves poisoned
-constexpr uint64_t kPoisonBits = ~uint64_t(0);  // what a lane reads from a lane that is not there
-
-// ---- what ThreadSanitizer is told -------------------------------------------------------------
-// Orders `addr`'s later acquirers after the calling emulated thread.
-void tsan_release([[maybe_unused]] void* addr) {
-#ifdef DASG_EMU_TSAN
-  __tsan_release(addr);
-#endif
-}
-void tsan_acquire([[maybe_unused]] void* addr) {
-#ifdef DASG_EMU_TSAN
-  __tsan_acquire(addr);
-#endif
-}
-// The emulator's bookkeeping is shared by the fibers of a block without any memory ordering
-// (they never run at once); TSan does not see the accesses made while one of these lives.
-struct Untracked {
-#ifdef DASG_EMU_TSAN
-  Untracked() { __tsan_ignore_thread_begin(); }
-  ~Untracked() { __tsan_ignore_thread_end(); }
-#else
-  Untracked() {}  // user-provided: a guard variable is not "unused"
-  ~Untracked() {}
-#endif
-  Untracked(const Untracked&) = delete;
-};
-
-struct KernelAbort {};  // unwinds an emulated thread once its block has failed
-
-std::string site(std::source_location w) { return std::string(w.file_name()) + ":" + std::to_string(w.line()); }
-bool same_site(std::source_location a, std::source_location b) {
-  return a.line() == b.line() && a.column() == b.column() && std::string_view(a.file_name()) == b.file_name();
-}
-std::string hex(unsigned v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%08x", v);
-  return buf;
-}
-const char* op_name(WarpOp op) {
-  switch (op) {
-    case WarpOp::shfl: return "__shfl_sync";
-    case WarpOp::shfl_up: return "__shfl_up_sync";
-    case WarpOp::shfl_down: return "__shfl_down_sync";
-    case WarpOp::shfl_xor: return "__shfl_xor_sync";
-    case WarpOp::ballot: return "__ballot_sync";
-    case WarpOp::any: return "__any_sync";
-    case WarpOp::all: return "__all_sync";
-    case WarpOp::sync: return "__syncwarp";
-  }
-  return "?";
-}
-
-// A lane's pending warp collective.
-struct LaneWait {
-  bool waiting = false;
-  WarpOp op = WarpOp::sync;
-  unsigned mask = 0;
-  uint64_t value = 0;
-  int arg = 0, width = 0;
-  std::source_location where;
-  uint64_t result = 0;
-  unsigned present = 0;  // the lanes that took part, once complete
-  int source = -1;       // a shuffle's: the lane whose value it read (-1: none, kPoisonBits)
-};
-
-struct Launch {
-  KernelBody body;
-  dim3 grid, block;
-  size_t dynamic_bytes;
-  std::vector<uint32_t> order;     // blocks in the order they are handed out
-  std::atomic<size_t> next{0};     // the next entry of `order` to hand out
-  std::atomic<bool> failed{false};
-  std::mutex m;                    // guards error
-  std::string error;               // the first failed block's
-};
-
-// One block's state; a slot reuses one Block for every block of a launch it runs (reset()).
-struct Block {
-  explicit Block(const Launch& l)
-      : launch(l), nthreads(int(l.block.x * l.block.y * l.block.z)), lanes(nthreads), warp_waiting((nthreads + 31) / 32),
-        warp_gone((nthreads + 31) / 32), exited(nthreads), suspended(nthreads), dynamic(std::malloc(l.dynamic_bytes)) {}
-  ~Block() {
-    for (auto& s : statics) std::free(s.ptr);
-    std::free(dynamic);
-  }
-  // Block `i` about to start: nothing has run, shared memory is poisoned again.
-  void reset(uint3 i) {
-    idx = i;
-    live = nthreads;
-    first_exited = -1;
-    ready.clear();
-    ready_head = 0;
-    at_barrier.clear();
-    std::fill(lanes.begin(), lanes.end(), LaneWait{});
-    std::fill(warp_waiting.begin(), warp_waiting.end(), 0u);
-    std::fill(warp_gone.begin(), warp_gone.end(), 0u);
-    if (nthreads % 32) warp_gone.back() = ~0u << (nthreads % 32);
-    std::fill(exited.begin(), exited.end(), char(0));
-    std::fill(suspended.begin(), suspended.end(), char(0));
-    for (auto& s : statics) std::memset(s.ptr, 0xFF, s.bytes);
-    if (dynamic) std::memset(dynamic, 0xFF, launch.dynamic_bytes);
-    error.clear();
-  }
-  std::string thread(int t) const {
-    const dim3 d = launch.block;
-    return "thread (" + std::to_string(t % d.x) + "," + std::to_string(t / d.x % d.y) + "," +
-           std::to_string(t / (d.x * d.y)) + ")";
-  }
-  void make_ready(int t) {
-    suspended[t] = 0;
-    ready.push_back(t);
-  }
-
-  uint3 idx{};
-  const Launch& launch;
-  int nthreads;
-  int live = 0;           // threads that have not returned
-  int first_exited = -1;  // the first thread that returned
-  std::vector<int> ready;  // threads that can run, a queue from ready_head on
-  size_t ready_head = 0;
-  // __syncthreads()
-  std::vector<int> at_barrier;  // the threads waiting there
-  uint64_t generation = 0;
-  std::source_location barrier_site;
-  int barrier_first = -1;
-  // warp collectives, indexed by the thread's linear index
-  std::vector<LaneWait> lanes;
-  std::vector<unsigned> warp_waiting, warp_gone;  // per warp: lanes waiting; lanes returned or absent
-  std::vector<char> exited, suspended;
-  // shared memory: one allocation per static declaration, and the dynamic one
-  struct Static {
-    const void* tag;
-    void* ptr;
-    size_t bytes;
-  };
-  std::vector<Static> statics;  // kept, poisoned again, for the launch's next block
-  size_t static_bytes = 0;
-  void* dynamic;
-  std::string error;
-  // TSan: the block's start after its setup, its end after every thread, its barrier
-  char start_sync = 0, end_sync = 0, barrier_sync = 0;
-};
 
 void fiber_main();
 
@@ -305,90 +166,6 @@ void leave(Slot& s) {
 void suspend(Block& b) {
   b.suspended[size_t(tls_tid)] = 1;
   leave(*tls_slot);
-}
-
-// Records the block's first error and wakes every waiting thread so it can unwind.
-void report(Block& b, const std::string& msg) {
-  if (b.error.empty()) b.error = msg;
-  for (int t = 0; t < b.nthreads; ++t)
-    if (b.suspended[t]) b.make_ready(t);
-}
-[[noreturn]] void fail(Block& b, const std::string& msg) {
-  report(b, msg);
-  throw KernelAbort{};
-}
-
-// When no thread can run but some have not returned: every live thread waits, none can go on.
-void report_deadlock(Block& b) {
-  std::string msg = "deadlock: every live thread of the block waits and none can go on:";
-  if (!b.at_barrier.empty())
-    msg += " " + std::to_string(b.at_barrier.size()) + " thread(s) at __syncthreads() at " + site(b.barrier_site) + ";";
-  int listed = 0;
-  for (int t = 0; t < b.nthreads && listed < 4; ++t) {
-    const LaneWait& l = b.lanes[t];
-    if (!l.waiting) continue;
-    msg += " " + b.thread(t) + " (lane " + std::to_string(t % 32) + " of warp " + std::to_string(t / 32) + ") in " +
-           op_name(l.op) + "(mask " + hex(l.mask) + ") at " + site(l.where) + ";";
-    ++listed;
-  }
-  report(b, msg);
-}
-
-// Completes the collective of the lanes `mask` names in the warp starting at `base` if every one
-// of them that exists and has not returned is waiting in it, and readies the suspended ones.
-// Returns whether it completed.
-bool try_complete(Block& b, int base, unsigned mask) {
-  const unsigned present = mask & ~b.warp_gone[size_t(base / 32)];
-  if (!present || (present & ~b.warp_waiting[size_t(base / 32)])) return false;
-  unsigned votes = 0;
-  for (int l = 0; l < 32; ++l)
-    if ((present >> l & 1u) && b.lanes[base + l].value) votes |= 1u << l;
-  for (int l = 0; l < 32; ++l) {
-    if (!(present >> l & 1u)) continue;
-    LaneWait& x = b.lanes[base + l];
-    const int w = x.width, a = x.arg;
-    int src = l;
-    switch (x.op) {
-      case WarpOp::shfl: src = (l & ~(w - 1)) + (a & (w - 1)); break;
-      case WarpOp::shfl_up: src = l % w >= a ? l - a : l; break;
-      case WarpOp::shfl_down: src = l % w + a < w ? l + a : l; break;
-      case WarpOp::shfl_xor: src = (l ^ a) < (l / w + 1) * w ? l ^ a : l; break;
-      default: break;
-    }
-    switch (x.op) {
-      case WarpOp::ballot: x.result = votes; break;
-      case WarpOp::any: x.result = votes != 0; break;
-      case WarpOp::all: x.result = votes == present; break;
-      case WarpOp::sync: x.result = 0; break;
-      default: x.result = src >= 0 && src < 32 && (present >> src & 1u) ? b.lanes[base + src].value : kPoisonBits;
-    }
-    x.source = src >= 0 && src < 32 && (present >> src & 1u) ? src : -1;
-    x.present = present;
-  }
-  for (int l = 0; l < 32; ++l) {  // results first: a lane's value is read above until the last
-    if (!(present >> l & 1u)) continue;
-    b.lanes[base + l].waiting = false;
-    if (b.suspended[base + l]) b.make_ready(base + l);
-  }
-  b.warp_waiting[size_t(base / 32)] &= ~present;
-  return true;
-}
-
-void thread_exit(Block& b, int t) {
-  --b.live;
-  b.exited[t] = 1;
-  b.warp_gone[size_t(t / 32)] |= 1u << (t % 32);
-  if (b.first_exited < 0) b.first_exited = t;
-  if (!b.error.empty()) return;
-  if (!b.at_barrier.empty()) {
-    report(b, b.thread(t) + " returned while " + std::to_string(b.at_barrier.size()) +
-                  " thread(s) wait at __syncthreads() at " + site(b.barrier_site) + " (the first: " +
-                  b.thread(b.barrier_first) + "); every thread of a block must reach each __syncthreads()");
-    return;
-  }
-  const int base = t - t % 32;
-  for (int j = base; j < std::min(base + 32, b.nthreads); ++j)
-    if (b.lanes[j].waiting) try_complete(b, base, b.lanes[j].mask);
 }
 
 // The kernel body for thread tls_tid of the slot's block, to the thread's end.
