@@ -17,7 +17,8 @@
 # DASG_COMPONENTS_TSAN="" builds the engine core only (kernels without the model: faster).
 # Usage: tests/racecheck.sh         (JOBS=N for the build parallelism; default: all cores)
 # Time on the 2-core machine at load average 9-11 (three other builds): one whole-model training
-# case takes 3-6 min under TSan (2026-12-02). It took over 30 CPU-minutes without finishing before
+# case takes 3-6 min under TSan at that load (2026-12-02); on the idle machine the 8 training cases
+# took 165 s together at -j 2 (2026-12-03). It took over 30 CPU-minutes without finishing before
 # the emulator capped its TSan identities and stopped acquiring every lane at a shuffle
 # (engine/cuda/emulator/scheduler.cpp, kTsanIdentities and warp_collective).
 set -euo pipefail
