@@ -9,7 +9,6 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include "dist/communicator.hpp"

@@ -46,11 +46,7 @@ TEST_SUITE("dist") {
     };
     auto eval_losses = [](const std::string& out) {
       std::vector<double> v;
-      std::ifstream f(out + "/metrics.jsonl");
-      for (std::string line; std::getline(f, line);) {
-        const nlohmann::json j = nlohmann::json::parse(line);
-        if (j.contains("eval")) v.push_back(j["val_loss"].get<double>());
-      }
+      for (const nlohmann::json& j : test::step_records(out + "/metrics.jsonl", true)) v.push_back(j["val_loss"].get<double>());
       return v;
     };
     for (const char* preset : {"dasg-tiny", "switch-tiny"}) {

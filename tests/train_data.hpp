@@ -35,14 +35,15 @@ inline std::string make_lm_data(const std::string& name) {
   return dir.string();
 }
 
-// The per-step records of a metrics file (not the evaluations, not the "resumed" markers).
-inline std::vector<nlohmann::json> step_records(const std::string& metrics) {
+// The records of a metrics file: the per-step ones (not the evaluations, not the "resumed"
+// markers), or with evals the evaluations alone.
+inline std::vector<nlohmann::json> step_records(const std::string& metrics, bool evals = false) {
   std::vector<nlohmann::json> out;
   std::ifstream f(metrics);
   std::string line;
   while (std::getline(f, line)) {
     auto j = nlohmann::json::parse(line);
-    if (!j.contains("eval") && !j.contains("resumed")) out.push_back(j);
+    if (evals ? j.contains("eval") : !j.contains("eval") && !j.contains("resumed")) out.push_back(j);
   }
   return out;
 }

@@ -125,15 +125,15 @@ TrainResult run_training(const TrainOptions& o, Model& model, TrainTask& task, c
     std::fprintf(stderr, "train: data parallel over %d ranks (%s): global batch %lld sequences = %d ranks x --batch "
                  "%lld x --grad-accum %lld\n", world, comm.backend().c_str(), (long long)(world * o.batch * o.grad_accum),
                  world, (long long)o.batch, (long long)o.grad_accum);
-  if (ep && lead)
+  if (ep && lead) {
     std::fprintf(stderr, "train: expert parallel: each rank runs %lld of the %lld %s experts%s of every layer\n",
                  (long long)(cfg.moe.n_shallow / world), (long long)cfg.moe.n_shallow,
                  cfg.ffn == "dasg" ? "shallow" : "switch",
                  cfg.ffn == "dasg" ? (" and " + std::to_string(cfg.moe.n_deep / world) + " of the " +
                                       std::to_string(cfg.moe.n_deep) + " deep").c_str() : "");
-  if (ep && lead)
     std::fprintf(stderr, "train: expert parallel: rank 0 holds %lld of the model's %lld parameters\n",
                  (long long)model.parameters().count(false, true), (long long)model.parameters().count());
+  }
 
   // `gathered`: the expert-parallel run's whole state (gather_experts), else the model's and optimizer's.
   auto save = [&](int64_t next_step, GatheredState* gathered) {

@@ -278,7 +278,7 @@ void grouped_attention_forward_cpu(const AttentionShape& s, const Tensor& q_, co
         for (int64_t r = 0; r < nq; ++r)
           for (int64_t c = 0; c < d; ++c) sc.qs[r * d + c] = q[base + (i0 + r) * s.st + c] * scale;
         // Key blocks at multiples of kBk from the group's start (the packed tiles).
-        for (int64_t kb = g0 + std::max<int64_t>(0, klo - g0) / kBk * kBk; klo >= 0 && kb <= khi; kb += kBk) {
+        for (int64_t kb = g0 + (klo - g0) / kBk * kBk; klo >= 0 && kb <= khi; kb += kBk) {
           const int64_t nk = std::min(kBk, g0 + nkeys - kb);
           const T* kt = sc.kt.data() + (kb - g0) / kBk * d * kBk;
           rows_times_tile(sc.qs.data(), d, nq, kt, d, sc.S.data());  // S = Q·Kᵀ/√d
