@@ -53,7 +53,8 @@ decltype(auto) dispatch_float(DType t, const char* op, F&& f) {
   }
 }
 
-// As dispatch_float, and i32 as well (bf16 is not: its kernels are written for it, see bf16.hpp).
+// As dispatch_float, and i32 as well (bf16 is not: its arithmetic kernels are written for it, see
+// bf16.hpp; dispatch_storage below takes it for data movement).
 template <class F>
 decltype(auto) dispatch_all(DType t, const char* op, F&& f) {
   switch (t) {
@@ -62,6 +63,14 @@ decltype(auto) dispatch_all(DType t, const char* op, F&& f) {
     case DType::i32: return f.template operator()<int32_t>();
     default: DASG_FAIL(op, ": dtype ", dtype_name(t), " is not supported; expected f32, f64 or i32");
   }
+}
+
+// As dispatch_all, and bf16 as well (T = dasg::bf16), for kernels that move elements without
+// arithmetic (gathers, copies, permutes): a bf16 element is its 2 bytes.
+template <class F>
+decltype(auto) dispatch_storage(DType t, const char* op, F&& f) {
+  if (t == DType::bf16) return f.template operator()<bf16>();
+  return dispatch_all(t, op, static_cast<F&&>(f));
 }
 
 }  // namespace dasg

@@ -46,11 +46,13 @@ class Attention {
   // prefill_state: writes sequence b's state from the trace of its forward over its first T
   // context positions, ready for position T. step: position pos[b] of every sequence b, with
   // x = LN1(x) [B, D]; returns o [B, D], C and I [B], exactly what forward computes at those
-  // positions, and advances the state.
+  // positions, and advances the state. `gemm`: the GEMMs' operand dtype, as BatchInfo::gemm.
   int64_t cache_len() const;
   LayerDecodeState decode_state(int64_t B, Device device, DType dtype) const;
-  void prefill_state(const AttentionTrace& trace, int64_t b, int64_t T, LayerDecodeState& s) const;
-  AttentionOutput step(const Tensor& x, const std::vector<int64_t>& pos, LayerDecodeState& s) const;
+  void prefill_state(const AttentionTrace& trace, int64_t b, int64_t T, LayerDecodeState& s,
+                     DType gemm = DType::f32) const;
+  AttentionOutput step(const Tensor& x, const std::vector<int64_t>& pos, LayerDecodeState& s,
+                       DType gemm = DType::f32) const;
   // The mask of the fused local attention for inputs of length T.
   AttentionMask mask(int64_t T) const;
   // n_i, the number of keys position t of a sequence of length n may attend to.
@@ -62,8 +64,8 @@ class Attention {
   Tensor aggregate(const Tensor& u, const BatchInfo& batch) const;
   // The step's pieces: single-query local attention, refinement, aggregation with its state.
   AttentionOutput attend_step(const Tensor& qkv, const std::vector<int64_t>& pos, LayerDecodeState& s) const;
-  Tensor refine_step(const Tensor& u, const std::vector<int64_t>& pos) const;
-  Tensor aggregate_step(const Tensor& u, const std::vector<int64_t>& pos, LayerDecodeState& s) const;
+  Tensor refine_step(const Tensor& u, const std::vector<int64_t>& pos, DType gemm) const;
+  Tensor aggregate_step(const Tensor& u, const std::vector<int64_t>& pos, LayerDecodeState& s, DType gemm) const;
   bool aggregates() const { return cfg_.attention == "gmha" && cfg_.gmha.aggregate; }
 
   Config cfg_;

@@ -63,7 +63,8 @@ LayerDecodeState Attention::decode_state(int64_t B, Device device, DType dtype) 
 
 // The next position is T: keep the keys of positions [T − cap, T) (the older ones are outside
 // every later window), Σu' over [g(T)·L, T), and k_g, v_g of the groups g < ⌊T/L⌋.
-void Attention::prefill_state(const AttentionTrace& trace, int64_t b, int64_t T, LayerDecodeState& s) const {
+void Attention::prefill_state(const AttentionTrace& trace, int64_t b, int64_t T, LayerDecodeState& s,
+                              DType gemm) const {
   const int64_t D = cfg_.d_model, H = cfg_.n_head, cap = cache_len(), L = cfg_.group_len();
   const int64_t B = s.keys.size(0) / (H * cap);
   DASG_CHECK(b >= 0 && b < B && T >= 0 && T <= cfg_.max_seq_len, "Attention::prefill_state: sequence ", b, " of ", B,
@@ -105,11 +106,12 @@ void Attention::prefill_state(const AttentionTrace& trace, int64_t b, int64_t T,
   for (int64_t g = 0; g < closed; ++g)
     for (int64_t h = 0; h < H; ++h) agg_rows.push_back((int32_t)((b * H + h) * cfg_.gmha.groups + g));
   const Tensor idx = constant_tensor(agg_rows, {closed * H}, dev);
-  s.agg_keys = index_add(s.agg_keys, idx, head_rows(agg_k_(m), H));
-  s.agg_values = index_add(s.agg_values, idx, head_rows(agg_v_(m), H));
+  s.agg_keys = index_add(s.agg_keys, idx, head_rows(agg_k_(m, gemm), H));
+  s.agg_values = index_add(s.agg_values, idx, head_rows(agg_v_(m, gemm), H));
 }
 
-AttentionOutput Attention::step(const Tensor& x, const std::vector<int64_t>& pos, LayerDecodeState& s) const {
+AttentionOutput Attention::step(const Tensor& x, const std::vector<int64_t>& pos, LayerDecodeState& s,
+                                DType gemm) const {
   const int64_t B = (int64_t)pos.size();
   DASG_CHECK(x.dim() == 2 && x.size(0) == B && x.size(1) == cfg_.d_model, "Attention::step: x is ", x.str(),
              "; expected [", B, ", ", cfg_.d_model, "] (one row per sequence)");
@@ -117,13 +119,13 @@ AttentionOutput Attention::step(const Tensor& x, const std::vector<int64_t>& pos
     DASG_CHECK(pos[(size_t)b] >= 0 && pos[(size_t)b] < cfg_.max_seq_len, "Attention::step: sequence ", b,
                " is at position ", pos[(size_t)b], "; expected 0 <= position < max_seq_len = ", cfg_.max_seq_len,
                " (slide the context first)");
-  AttentionOutput a = attend_step(qkv_(x), pos, s);
+  AttentionOutput a = attend_step(qkv_(x, gemm), pos, s);
   Tensor o = a.out;
   if (cfg_.attention == "gmha") {
-    o = refine_step(o, pos);
-    if (aggregates()) o = o + aggregate_step(o, pos, s);
+    o = refine_step(o, pos, gemm);
+    if (aggregates()) o = o + aggregate_step(o, pos, s, gemm);
   }
-  a.out = proj_(o);
+  a.out = proj_(o, gemm);
   return a;
 }
 
@@ -160,11 +162,12 @@ AttentionOutput Attention::attend_step(const Tensor& qkv, const std::vector<int6
   return out;
 }
 
-Tensor Attention::refine_step(const Tensor& u, const std::vector<int64_t>& pos) const {
+Tensor Attention::refine_step(const Tensor& u, const std::vector<int64_t>& pos, DType gemm) const {
   if (group_mlp_.empty()) return u;
   const int64_t B = (int64_t)pos.size(), L = cfg_.group_len();
   auto mlp = [&](const Tensor& x, int64_t g) {
-    return x + group_mlp_[(size_t)g].fc2(gelu(group_mlp_[(size_t)g].fc1(x)));
+    const GroupMlp& m = group_mlp_[(size_t)g];
+    return x + m.fc2(m.fc1.gelu(x, gemm), gemm);
   };
   if (std::all_of(pos.begin(), pos.end(), [&](int64_t t) { return t / L == pos[0] / L; })) return mlp(u, pos[0] / L);
   std::vector<Tensor> rows;
@@ -172,7 +175,8 @@ Tensor Attention::refine_step(const Tensor& u, const std::vector<int64_t>& pos) 
   return concat(rows, 0);
 }
 
-Tensor Attention::aggregate_step(const Tensor& u, const std::vector<int64_t>& pos, LayerDecodeState& s) const {
+Tensor Attention::aggregate_step(const Tensor& u, const std::vector<int64_t>& pos, LayerDecodeState& s,
+                                 DType gemm) const {
   const int64_t B = (int64_t)pos.size(), D = cfg_.d_model, H = cfg_.n_head, d = D / H, L = cfg_.group_len();
   const int64_t G = cfg_.gmha.groups;
   const Device dev = u.device();
@@ -191,7 +195,7 @@ Tensor Attention::aggregate_step(const Tensor& u, const std::vector<int64_t>& po
   }
   Tensor c;
   if (std::any_of(seen.begin(), seen.end(), [](float v) { return v > 0; })) {
-    const Tensor a = reshape(agg_q_(u), {B * H, 1, d});
+    const Tensor a = reshape(agg_q_(u, gemm), {B * H, 1, d});
     const Tensor sc = reshape(bmm(a, reshape(s.agg_keys, {B * H, G, d}), false, true), {B, H, G}) * (1.0 / std::sqrt((double)d));
     const Tensor p = softmax(sc + constant_tensor(bias, {B, 1, G}, dev).to(ft));
     c = reshape(bmm(reshape(p, {B * H, 1, G}), reshape(s.agg_values, {B * H, G, d})), {B, D}) *
@@ -203,8 +207,8 @@ Tensor Attention::aggregate_step(const Tensor& u, const std::vector<int64_t>& po
   s.group_sum = s.group_sum + u;
   if (!closing.empty()) {
     const Tensor m = index_select(s.group_sum, constant_tensor(closing, {(int64_t)closing.size()}, dev)) * (1.0 / (double)L);
-    s.agg_keys = overwrite_rows(s.agg_keys, agg_rows, head_rows(agg_k_(m), H));
-    s.agg_values = overwrite_rows(s.agg_values, agg_rows, head_rows(agg_v_(m), H));
+    s.agg_keys = overwrite_rows(s.agg_keys, agg_rows, head_rows(agg_k_(m, gemm), H));
+    s.agg_values = overwrite_rows(s.agg_values, agg_rows, head_rows(agg_v_(m, gemm), H));
     s.group_sum = s.group_sum * constant_tensor(keep, {B, 1}, dev).to(ft);
   }
   return c;

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "model/batch.hpp"
+#include "ops/cast.hpp"
 #include "ops/compare.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/index.hpp"
@@ -140,7 +141,9 @@ Tensor sharded_experts(const Tensor& xs, const std::vector<int32_t>& kept, const
   std::vector<int64_t> recv;
   const Tensor got = exchange_rows(sent, send, recv, sh.exchange);  // [R, D], by source rank, then my experts
   const int64_t R = got.size(0);
-  Tensor ys = got;  // nothing arrived: the (empty) rows go back as they came, keeping the graph whole
+  // Nothing arrived: the (empty) rows go back as they came, keeping the graph whole, in the experts'
+  // output dtype (f32 for bf16 rows under mixed precision, so every rank returns the same dtype).
+  Tensor ys = got.dtype() == DType::bf16 ? cast(got, DType::f32) : got;
   if (R > 0) {
     // Regroup by expert (source-major → expert-major), run each, and put the outputs back in arrival order.
     std::vector<int64_t> at((size_t)(W * L), 0);

@@ -14,6 +14,8 @@
 //                    experts' ranks and exchanged (ops/exchange.hpp); each rank runs its own
 //                    experts over the rows every rank sent it, and the outputs go back the same
 //                    way; the weights and the scatter stay on the token's rank.
+//                    Mixed precision: x is the experts' bf16 operand, so the rows are gathered,
+//                    exchanged and fed to the first GEMM in bf16; the outputs are f32.
 // A router runs over all N rows of the layer with a 0/1 mask of the rows in its tier, so nothing
 // about the tier split is read back to the host; the expert GEMMs are sized by the per-expert
 // counts, the layer's one device→host copy (model/ffn.cpp).

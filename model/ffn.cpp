@@ -127,7 +127,9 @@ class SwitchFfn : public FeedForward {
     const int64_t admitted = std::accumulate(kept.begin(), kept.end(), (int64_t)0);
     ExpertShards shards{in.exchange, {}};
     for (int64_t e = 0; in.exchange && e < E; ++e) shards.owner.push_back(expert_rank(e, E, in.exchange->size()));
-    out.y = run_experts(Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device()), in.x, g.rows, g.slots, kept,
+    // Under mixed precision the rows are gathered (and exchanged) in bf16, the experts' operand.
+    out.y = run_experts(Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device()), gemm_operand(in.x, b.gemm), g.rows,
+                        g.slots, kept,
                         r.weights, [&](int64_t e, const Tensor& xe) { return experts_[(size_t)e](xe, b.gemm); }, &shards);
     if (!b.aux) return out;
     RouterLosses l = router_losses(r, real, g.counts, cfg_.moe.balance_coef, cfg_.moe.z_coef);
@@ -157,7 +159,7 @@ class DsmoeFfn : public FeedForward {
     const BatchInfo& b = *in.batch;
     const int64_t N = b.N, nb = cfg_.dsmoe.blocks, F = cfg_.d_ff, width = F / nb;
     FfnOutput out = start_output(in);
-    Tensor h = fc1_.gelu(in.x, b.gemm);     // [N, F], every block computed
+    Tensor h = fc1_.gelu(in.x, b.gemm, DType::f32);  // [N, F], every block computed; f32: gated below
     Tensor sigma = sigmoid(gate_(in.x));    // [N, blocks]; a router: f32 under mixed precision too
     Tensor S = hard_threshold(sigma, cfg_.dsmoe.threshold);  // forward G(σ), gradient of σ
     const Tensor active = greater(sigma.detach(), cfg_.dsmoe.threshold) * b.real_mask;  // [N, blocks]
@@ -232,12 +234,13 @@ FfnOutput DasgFfn::forward(const FfnInput& in) const {
   for (int64_t e = 0; in.exchange && e < n_experts; ++e)
     shards.owner.push_back(e < m.n_shallow ? expert_rank(e, m.n_shallow, in.exchange->size())
                                            : expert_rank(e - m.n_shallow, m.n_deep, in.exchange->size()));
-  Tensor y = run_experts(Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device()), in.x, g.rows, g.slots, g.kept_host, w,
+  const Tensor xg = gemm_operand(in.x, b.gemm);  // the experts' operand: rows gathered in bf16 under mixed precision
+  Tensor y = run_experts(Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device()), xg, g.rows, g.slots, g.kept_host, w,
                          [&](int64_t e, const Tensor& xe) {
                            return e < m.n_shallow ? shallow_[(size_t)e](xe, b.gemm)
                                                   : deep_[(size_t)(e - m.n_shallow)](xe, b.gemm);
                          }, &shards);
-  for (const ShallowExpert& s : shared_) y = y + mask_padding(s(in.x, b.gemm), b);
+  for (const ShallowExpert& s : shared_) y = y + mask_padding(s(xg, b.gemm), b);
   out.y = y;
   if (!b.aux) return out;
   std::vector<Tensor> loads;

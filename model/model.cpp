@@ -41,13 +41,11 @@ void Model::to(Device device) {
   device_ = device;
 }
 
-namespace {
 void check_precision(const char* where, DType gemm, Device device) {
   DASG_CHECK(gemm == DType::f32 || !device.is_cpu(), where, ": precision ", dtype_name(gemm),
              " (mixed precision) needs a CUDA device; the model is on ", device.str(),
              ": use --precision f32 or --device cuda");
 }
-}  // namespace
 
 DType parse_precision(const std::string& name) {
   if (name == "f32") return DType::f32;

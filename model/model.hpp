@@ -51,10 +51,13 @@ class Model {
   // Switch capacity on (training, evaluation, the dump) or off (generation).
   void set_capacity(bool on) { capacity_ = on; }
   // Mixed precision (DESIGN §3): f32 (default) or bf16, where the Linear GEMMs and the tied LM head
-  // take bf16 operands cast on the fly from the f32 parameters and activations (f32 accumulation,
-  // f32 outputs); LayerNorm, softmax, cross-entropy, attention, C and I, the router logits and the
-  // REINFORCE terms stay f32. bf16 is for CUDA: a forward on the CPU with it throws.
-  // set_precision checks the model's device now, forward at every call (after a to()).
+  // take bf16 operands cast on the fly from the f32 parameters and activations (f32 accumulation);
+  // the FFNs' and experts' hidden activations (GEMM → bias+GELU → GEMM, the deep expert's
+  // residual) and the rows gathered for the experts are stored in bf16; the residual stream,
+  // LayerNorm, softmax, cross-entropy, attention, C and I, the router logits and the REINFORCE
+  // terms stay f32. Decoding (step) follows the same rule. bf16 is for CUDA: a forward on the
+  // CPU with it throws. set_precision checks the model's device now, forward and step at every
+  // call (after a to()).
   void set_precision(DType gemm);
   DType precision() const { return precision_; }
 
@@ -131,5 +134,7 @@ class Model {
 
 // A --precision name: "f32" or "bf16".
 DType parse_precision(const std::string& name);
+// Mixed precision (a `gemm` other than f32) needs a CUDA device: an error naming `where` otherwise.
+void check_precision(const char* where, DType gemm, Device device);
 
 }  // namespace dasg

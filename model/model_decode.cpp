@@ -5,6 +5,7 @@
 //     x = wte[token_b] + wpe[t_b]                                             [B, D]
 //     per layer: h = x + Attention::step(LN1(x));  x = h + FFN(LN2(h))       (rows alone)
 //     logits = LN_f(x)·wteᵀ                                                   [B, V]
+// Under mixed precision (Model::set_precision) the step's GEMMs take bf16 operands as forward's do.
 // The FFN is the very forward of model/ffn.cpp on a batch of B one-token rows (without its
 // auxiliary losses and routing statistics, BatchInfo::aux): in evaluation
 // mode every FFN kind routes each row by itself — dasg's tier from the token's own C, I and the
@@ -56,7 +57,7 @@ Tensor Model::prefill(DecodeState& st, int64_t b, const std::vector<int32_t>& to
     ForwardResult r = run(Tensor::from_vector(tokens, {1, T}), Tensor(), Tensor(), gen, false, &traces);
     logits = reshape(slice(r.logits, 1, T - 1, 1), {cfg_.vocab_size});
   }
-  for (size_t l = 0; l < blocks_.size(); ++l) blocks_[l].attn->prefill_state(traces[l], b, T, st.layers[l]);
+  for (size_t l = 0; l < blocks_.size(); ++l) blocks_[l].attn->prefill_state(traces[l], b, T, st.layers[l], precision_);
   st.next[(size_t)b] = T;
   return logits;
 }
@@ -89,6 +90,8 @@ Tensor Model::step(DecodeState& st, const std::vector<int32_t>& tokens, Generato
   batch.capacity = false;
   batch.aux = false;  // no loss or routing record is wanted from a decoding step
   batch.device = device_;
+  batch.gemm = precision_;
+  check_precision("Model::step", precision_, device_);
   batch.gen = &gen;
   batch.length.assign((size_t)B, 1);
   batch.n_real = B;
@@ -100,7 +103,7 @@ Tensor Model::step(DecodeState& st, const std::vector<int32_t>& tokens, Generato
   Tensor x = embedding(wte_, constant_tensor(tokens, {B}, device_)) + embedding(wpe_, constant_tensor(pos32, {B}, device_));
   for (size_t l = 0; l < blocks_.size(); ++l) {
     const Block& blk = blocks_[l];
-    AttentionOutput a = blk.attn->step(blk.ln1(x), pos, st.layers[l]);
+    AttentionOutput a = blk.attn->step(blk.ln1(x), pos, st.layers[l], precision_);
     const Tensor h = x + a.out;
     FfnInput in;
     in.x = blk.ln2(h);
@@ -112,7 +115,7 @@ Tensor Model::step(DecodeState& st, const std::vector<int32_t>& tokens, Generato
     x = h + blk.ffn->forward(in).y;
   }
   for (int64_t& t : st.next) ++t;
-  return linear(ln_f_(x), wte_);  // [B, V]
+  return linear(gemm_operand(ln_f_(x), precision_), gemm_operand(wte_, precision_));  // [B, V], the tied head
 }
 
 }  // namespace dasg

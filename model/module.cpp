@@ -98,8 +98,10 @@ Tensor gemm_operand(const Tensor& t, DType gemm) { return gemm == DType::f32 ? t
 Tensor Linear::operator()(const Tensor& x, DType gemm) const {
   return linear(gemm_operand(x, gemm), gemm_operand(weight, gemm), bias);
 }
-Tensor Linear::gelu(const Tensor& x, DType gemm) const {
-  return bias_gelu(linear(gemm_operand(x, gemm), gemm_operand(weight, gemm), Tensor()), bias);
+Tensor Linear::gelu(const Tensor& x, DType gemm, DType out) const {
+  const Tensor xg = gemm_operand(x, gemm), wg = gemm_operand(weight, gemm);
+  const bool stored_bf16 = gemm == DType::bf16 && out == DType::bf16;
+  return bias_gelu(stored_bf16 ? linear_bf16(xg, wg) : linear(xg, wg, Tensor()), bias);
 }
 
 LayerNorm LayerNorm::make(Parameters& p, const std::string& prefix, int64_t dim) {

@@ -62,10 +62,14 @@ struct Linear {
   Tensor weight, bias;
   static Linear make(Parameters& p, const std::string& prefix, int64_t out, int64_t in, double std, Generator& gen);
   // `gemm` is the GEMM's operand dtype: f32, or bf16 under mixed precision (x and W cast to bf16
-  // on the fly, f32 accumulation and output, the bias f32: ops/cast.hpp, ops/matmul.hpp).
+  // on the fly unless they are bf16 already, f32 accumulation and output, the bias f32:
+  // ops/cast.hpp, ops/matmul.hpp).
   Tensor operator()(const Tensor& x, DType gemm = DType::f32) const;
-  Tensor gelu(const Tensor& x, DType gemm = DType::f32) const;  // gelu(this(x)): the GEMM without bias, then one
-                                                                // fused bias+GELU pass
+  // gelu(this(x)): the GEMM without bias, then one fused bias+GELU pass. Under mixed precision the
+  // activation is stored in `out`: bf16 (the default: the GEMM's product and the GELU's output
+  // kept in bf16, the next GEMM's operand as they are) or f32 (for a consumer that is not a GEMM).
+  Tensor gelu(const Tensor& x, DType gemm = DType::f32) const { return gelu(x, gemm, gemm); }
+  Tensor gelu(const Tensor& x, DType gemm, DType out) const;
 };
 
 // t as a GEMM operand of dtype `gemm`: t itself for f32, cast(t, bf16) under mixed precision.

@@ -2,6 +2,8 @@
 //   add: ga = g, gb = g          sub: ga = g, gb = −g
 //   mul: ga = g·b, gb = g·a      div: ga = g/b, gb = −g·a/b²
 // each summed back to its operand's shape (sum_to); unary: gx = g·f'(x) in one fused kernel.
+// Mixed precision (CUDA): add and sub take bf16 operands (computed in f32, rounded once); their
+// gradient is f32, as every bf16 tensor's (ops/cast.hpp).
 #include "ops/elementwise.hpp"
 
 #include "autograd/node.hpp"
@@ -76,7 +78,14 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = kernels::binary_name(op);
   check_same_device(name, a, b);
   check_same_dtype(name, a, b);
-  check_floating(name, a);
+  if (a.dtype() == DType::bf16) {  // mixed precision: a sum of bf16 activations (its gradient f32)
+    DASG_CHECK(op == BinaryOp::add || op == BinaryOp::sub, name, ": bf16 operands ", a.str(), " and ", b.str(),
+               "; bf16 arithmetic is add and sub only (cast to f32 first)");
+    DASG_CHECK(!a.device().is_cpu(), name, ": bf16 operands ", a.str(), " and ", b.str(),
+               " are for mixed precision on CUDA; on the CPU use f32");
+  } else {
+    check_floating(name, a);
+  }
   Tensor out = Tensor::empty(kernels::broadcast_shape(name, a.shape(), b.shape()), a.dtype(), a.device());
   kernels::binary(op, a, b, out);
   if (needs_grad({a, b})) {

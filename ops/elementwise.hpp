@@ -1,5 +1,6 @@
 // Elementwise ops: add/sub/mul/div with broadcasting and with a scalar, and the unary
 // functions. All differentiable; gradients of broadcast operands are summed back to their shape.
+// f32 and f64; add and sub also take bf16 operands on CUDA (mixed precision, elementwise.cpp).
 #pragma once
 #include "engine/tensor.hpp"
 

@@ -5,7 +5,8 @@
 // linear: y = x·Wᵀ + b;  dx = dy·W,  dW = dyᵀ·x,  db = Σ_rows dy.
 // Mixed precision (CUDA): bf16 operands (both) give an f32 product (f32 accumulation, cublasGemmEx);
 // the backward rounds dC to bf16 once for its two GEMMs and returns f32 gradients (ops/cast.hpp:
-// a bf16 tensor's gradient is f32). A linear's bias stays f32.
+// a bf16 tensor's gradient is f32). A linear's bias stays f32. linear_bf16 stores its product in
+// bf16 (rounded once from the f32 accumulation: cublasGemmEx with a bf16 C).
 #include "ops/matmul.hpp"
 
 #include "autograd/node.hpp"
@@ -113,14 +114,8 @@ struct LinearBackward : Node {
   }
 };
 
-}  // namespace
-
-Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) { return product(a, b, ta, tb, false); }
-Tensor bmm(const Tensor& a, const Tensor& b, bool ta, bool tb) { return product(a, b, ta, tb, true); }
-
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
-  DASG_PROFILE_OP("linear");
-  const DType y_dtype = gemm_dtype("linear", x, w);
+// linear with the product stored in y_dtype: gemm_dtype's, or bf16 (linear_bf16).
+Tensor linear_as(const Tensor& x, const Tensor& w, const Tensor& bias, DType y_dtype) {
   DASG_CHECK(w.dim() == 2 && x.dim() >= 1 && x.size(-1) == w.size(1), "linear: input ", x.str(), ", weight ",
              w.str(), "; expected weight [out, in] with in = the input's last dimension");
   const int64_t in = w.size(1), out = w.size(0), rows = x.numel() / std::max<int64_t>(in, 1);
@@ -151,6 +146,24 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
     attach(y, n, {x, w, bias});
   }
   return y;
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) { return product(a, b, ta, tb, false); }
+Tensor bmm(const Tensor& a, const Tensor& b, bool ta, bool tb) { return product(a, b, ta, tb, true); }
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  DASG_PROFILE_OP("linear");
+  return linear_as(x, w, bias, gemm_dtype("linear", x, w));
+}
+
+Tensor linear_bf16(const Tensor& x, const Tensor& w) {
+  DASG_PROFILE_OP("linear");
+  gemm_dtype("linear_bf16", x, w);
+  DASG_CHECK(x.dtype() == DType::bf16, "linear_bf16: operands ", x.str(), " and ", w.str(),
+             "; expected bf16 (cast the f32 values first)");
+  return linear_as(x, w, Tensor(), DType::bf16);
 }
 
 }  // namespace dasg

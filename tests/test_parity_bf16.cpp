@@ -1,7 +1,9 @@
 // Suite "parity", bf16 (mixed precision on the GPU, DESIGN.md §3): the f32 ↔ bf16 conversions bit
 // for bit against hand-derived patterns (ties, subnormals, the largest value, inf, NaN) on the CPU
-// and on CUDA(0), and the bf16 GEMM (cublasGemmEx, f32 accumulation) against the f32 CPU GEMM
-// within a stated bound. Runs on the emulator in the emulated build and on a GPU natively.
+// and on CUDA(0), the bf16 GEMM (cublasGemmEx, f32 accumulation) against the f32 CPU GEMM within a
+// stated bound, and the kernels that store activations in bf16 (bias + GELU, add/sub, the gathers,
+// slices, concatenations and permutes that move bf16 rows). Runs on the emulator in the emulated
+// build and on a GPU natively.
 #include <doctest/doctest.h>
 
 #include <bit>
@@ -13,7 +15,11 @@
 #include "engine/kernels/fill.hpp"
 #include "engine/kernels/matmul.hpp"
 #include "ops/cast.hpp"
+#include "ops/elementwise.hpp"
+#include "ops/fused.hpp"
+#include "ops/index.hpp"
 #include "ops/matmul.hpp"
+#include "ops/shape.hpp"
 #include "tests/helpers.hpp"
 #include "tests/parity.hpp"
 
@@ -250,5 +256,107 @@ TEST_SUITE("parity") {
     CHECK(xd.grad().dtype() == DType::f32);
     CHECK(xd.grad().to(kCPU).to_vector<float>() == up.to(kCPU).to_vector<float>());
     CHECK_ERROR_CONTAINS(cast(Tensor::zeros({2}, DType::i32), DType::bf16), "cast", "i32", "expected float dtypes");
+  }
+
+  // Activations stored in bf16 (model/module.hpp Linear::gelu). The device computes in f32 from
+  // bf16 inputs and rounds its result once; the CPU side computes f32 on the same bf16 values
+  // (cast there and back) and rounds the same way. The two f32 GELUs differ by a few f32 ulp (the
+  // CPU's is a packet polynomial), so a result next to a rounding boundary may round to the
+  // neighbouring bf16 value: 1 bf16 ulp, at most 2^-8 normwise, the tolerance. Gradients are f32
+  // on both sides from the same values (they agree to ~1e-6).
+  TEST_CASE("parity:bias_gelu_bf16 — bf16 input and output, f32 bias, f32 gradients") {
+    Generator g(1821);
+    const Tensor h = rand32({7, 65}, g, true, -3, 3), b = rand32({65}, g, true, -1, 1);
+    auto rounded = [](const Tensor& t) { return cast(cast(t, DType::bf16), DType::f32); };
+    check_parity(
+        [&](const Inputs& in) {
+          if (in[0].device().is_cpu()) return cast(cast(bias_gelu(rounded(in[0]), in[1]), DType::bf16), DType::f32);
+          const Tensor y = bias_gelu(cast(in[0], DType::bf16), in[1]);
+          CHECK(y.dtype() == DType::bf16);
+          return cast(y, DType::f32);
+        },
+        {h, b}, std::ldexp(1.0, -8));
+    check_parity(
+        [&](const Inputs& in) {
+          if (in[0].device().is_cpu()) return bias_gelu(in[0], in[1]);  // all f32
+          return cast(bias_gelu(cast(in[0], DType::bf16), in[1]), DType::f32);
+        },
+        {h, b}, std::ldexp(1.0, -7));  // h rounded too: |gelu'| ≤ 1.13, so ≤ 2^-9·(1.13·max|h| + max|y|)/max|y|
+    const Tensor hb = cast(h.detach().to(kGPU), DType::bf16);
+    CHECK_ERROR_CONTAINS(bias_gelu(hb, cast(b.detach().to(kGPU), DType::bf16)), "bias_gelu: bias", "expected f32");
+    CHECK_ERROR_CONTAINS(bias_gelu(h.detach().to(DType::bf16), b.detach()), "bias_gelu: bf16 input",
+                         "on the CPU use f32");
+  }
+
+  // linear_bf16: the GEMM's f32 accumulation rounded to bf16 once; against the f32 CPU linear the
+  // bound is parity:gemm_bf16's (operands rounded) plus 2^-9 normwise for the product's rounding.
+  TEST_CASE("parity:linear_bf16 — the product stored in bf16") {
+    Generator g(1822);
+    const Tensor x = rand32({2, 5, 64}, g), w = rand32({33, 64}, g);
+    check_parity(
+        [](const Inputs& in) {
+          if (in[0].device().is_cpu()) return linear(in[0], in[1]);
+          const Tensor y = linear_bf16(cast(in[0], DType::bf16), cast(in[1], DType::bf16));
+          CHECK(y.dtype() == DType::bf16);
+          return cast(y, DType::f32);
+        },
+        {x, w}, 1e-2);
+    CHECK_ERROR_CONTAINS(linear_bf16(x.detach().to(kGPU), w.detach().to(kGPU)), "linear_bf16", "expected bf16");
+  }
+
+  // add and sub of bf16 activations (the deep expert's h3 = gelu(·) + h1): f32 arithmetic on the
+  // same bf16 values, rounded once on both sides: bit for bit, with broadcasting; their gradient
+  // is f32 (the identity and its negation, summed back).
+  TEST_CASE("parity:add_sub_bf16 — f32 arithmetic, one rounding, bit for bit") {
+    Generator g(1823);
+    const Tensor a = rand32({6, 33}, g), b = rand32({6, 33}, g), c = rand32({33}, g);
+    auto bf = [](const Tensor& t) { return cast(t, DType::bf16); };
+    auto rounded = [](const Tensor& t) { return cast(cast(t, DType::bf16), DType::f32); };
+    for (bool subtract : {false, true}) {
+      INFO("sub " << subtract);
+      auto op = [subtract](const Tensor& x, const Tensor& y) { return subtract ? x - y : x + y; };
+      for (const Tensor& other : {b, c})
+        check_parity(
+            [&](const Inputs& in) {
+              if (in[0].device().is_cpu()) return rounded(op(rounded(in[0]), rounded(in[1])));
+              const Tensor y = op(bf(in[0]), bf(in[1]));
+              CHECK(y.dtype() == DType::bf16);
+              return cast(y, DType::f32);
+            },
+            {a, other}, 0.0);
+    }
+    const Tensor ab = bf(a.detach().to(kGPU));
+    CHECK_ERROR_CONTAINS(ab * ab, "mul: bf16 operands", "add and sub only");
+    CHECK_ERROR_CONTAINS(ab / ab, "div: bf16 operands", "add and sub only");
+    const Tensor on_cpu = a.detach().to(DType::bf16);
+    CHECK_ERROR_CONTAINS(on_cpu + on_cpu, "add: bf16 operands", "on the CPU use f32");
+  }
+
+  // The data movement of bf16 rows (the experts' gathered operand): its 2 bytes moved, so bit for
+  // bit against the CPU; gradients (f32) too.
+  TEST_CASE("parity:index_slice_concat_permute_bf16 — bf16 elements moved bit for bit") {
+    Generator g(1824);
+    const Tensor x = rand32({9, 2, 5}, g, true, -3, 3), y = rand32({4, 2, 5}, g, true, -3, 3);
+    auto bf = [](const Tensor& t) { return cast(t, DType::bf16); };
+    auto f32 = [](const Tensor& t) {
+      CHECK(t.dtype() == DType::bf16);
+      return cast(t, DType::f32);
+    };
+    check_parity(
+        [&](const Inputs& in) {
+          const Tensor idx = Tensor::from_vector(std::vector<int32_t>{8, 0, 3, 3, 5, 1}, {6}, in[0].device());
+          return f32(index_select(reshape(bf(in[0]), {9, 10}), idx));
+        },
+        {x}, 0.0);
+    check_parity([&](const Inputs& in) { return f32(slice(bf(in[0]), 0, 2, 5)); }, {x}, 0.0);
+    check_parity([&](const Inputs& in) { return f32(slice(bf(in[0]), 2, 1, 3)); }, {x}, 0.0);
+    check_parity([&](const Inputs& in) { return f32(concat({bf(in[0]), bf(in[1])}, 0)); }, {x, y}, 0.0);
+    check_parity([&](const Inputs& in) { return f32(permute(bf(in[0]), {2, 0, 1})); }, {x}, 0.0);
+    // The values themselves: the bf16 patterns of the gathered rows are the source rows' patterns.
+    const Tensor xb = bf(x.detach()).to(kGPU);
+    const Tensor idx = Tensor::from_vector(std::vector<int32_t>{2, 2, 7}, {3}, kGPU);
+    const std::vector<uint16_t> all = bf16_bits(reshape(xb, {9, 10})), got = bf16_bits(index_select(reshape(xb, {9, 10}), idx));
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 10; ++c) CHECK(got[(size_t)(r * 10 + c)] == all[(size_t)((r == 2 ? 7 : 2) * 10 + c)]);
   }
 }

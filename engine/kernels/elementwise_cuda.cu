@@ -2,12 +2,15 @@
 //   binary:   out[i] = a[ia(i)] op b[ib(i)], the broadcast offsets ia, ib from strides (0 on
 //             repeated dimensions) over the collapsed dimensions, by 32-bit FastDiv where the sizes
 //             fit (engine/cuda/index_math.cuh: [N, D] + [D] costs one multiply-high per element);
-//             same-shape operands take a plain indexed path.
+//             same-shape operands take a plain indexed path. bf16 operands (mixed precision: add
+//             and sub) are computed in f32 and the result rounded once to nearest even.
 //   scalar:   out[i] = x[i] op s          unary: y[i] = f(x[i])        backward: gx[i] = gy[i]·f'(x[i])
 // One thread per output element, grid-stride; launch blocks_for(n) × 256. The op is a template
 // functor, so each instantiation is a straight loop.
+#include "engine/cuda/gelu.cuh"
 #include "engine/cuda/index_math.cuh"
 #include "engine/cuda/kernel_utils.cuh"
+#include "engine/cuda/storage.cuh"
 #include "engine/kernels/elementwise.hpp"
 
 namespace dasg::kernels {
@@ -23,23 +26,24 @@ template <class T> struct SubOp { __device__ T operator()(T x, T y) const { retu
 template <class T> struct MulOp { __device__ T operator()(T x, T y) const { return x * y; } };
 template <class T> struct DivOp { __device__ T operator()(T x, T y) const { return x / y; } };
 
-template <class T, class F>
-__global__ void binary_same_kernel(const T* a, const T* b, T* out, int64_t n, F f) {
+// S is the storage type (storage.cuh), f computes in Compute<S>.
+template <class S, class F>
+__global__ void binary_same_kernel(const S* a, const S* b, S* out, int64_t n, F f) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    out[i] = f(a[i], b[i]);
+    out[i] = cuda::store<S>(f(cuda::load(a[i]), cuda::load(b[i])));
 }
 
-template <class T, class F>
-__global__ void binary_broadcast_kernel(const T* a, const T* b, T* out, int64_t n, cuda::Strided st, F f) {
+template <class S, class F>
+__global__ void binary_broadcast_kernel(const S* a, const S* b, S* out, int64_t n, cuda::Strided st, F f) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     if (st.fits32) {
       uint32_t off[2];
       cuda::offsets32<2>(st, (uint32_t)i, off);
-      out[i] = f(a[off[0]], b[off[1]]);
+      out[i] = cuda::store<S>(f(cuda::load(a[off[0]]), cuda::load(b[off[1]])));
     } else {
       int64_t off[2];
       cuda::offsets64<2>(st, i, off);
-      out[i] = f(a[off[0]], b[off[1]]);
+      out[i] = cuda::store<S>(f(cuda::load(a[off[0]]), cuda::load(b[off[1]])));
     }
   }
 }
@@ -57,12 +61,7 @@ template <class T> struct Sqrt { __device__ T operator()(T v) const { return sqr
 template <class T> struct Tanh { __device__ T operator()(T v) const { return tanh(v); } };
 template <class T> struct Sigmoid { __device__ T operator()(T v) const { return T(1) / (T(1) + exp(-v)); } };
 template <class T> struct Relu { __device__ T operator()(T v) const { return v > T(0) ? v : T(0); } };
-template <class T> struct Gelu {
-  __device__ T operator()(T v) const {
-    const T c = UnaryMath<T>::kGeluC, a = UnaryMath<T>::kGeluA;
-    return T(0.5) * v * (T(1) + tanh(c * (v + a * v * v * v)));
-  }
-};
+template <class T> struct Gelu { __device__ T operator()(T v) const { return cuda::gelu_tanh(v); } };
 template <class T> struct Silu { __device__ T operator()(T v) const { return v / (T(1) + exp(-v)); } };
 
 // Derivatives f'(x) given x and y = f(x).
@@ -73,13 +72,7 @@ template <class T> struct SqrtGrad { __device__ T operator()(T, T y) const { ret
 template <class T> struct TanhGrad { __device__ T operator()(T, T y) const { return T(1) - y * y; } };
 template <class T> struct SigmoidGrad { __device__ T operator()(T, T y) const { return y * (T(1) - y); } };
 template <class T> struct ReluGrad { __device__ T operator()(T x, T) const { return x > T(0) ? T(1) : T(0); } };
-template <class T> struct GeluGrad {
-  __device__ T operator()(T x, T) const {
-    const T c = UnaryMath<T>::kGeluC, a = UnaryMath<T>::kGeluA;
-    T t = tanh(c * (x + a * x * x * x));
-    return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * c * (T(1) + T(3) * a * x * x);
-  }
-};
+template <class T> struct GeluGrad { __device__ T operator()(T x, T) const { return cuda::gelu_tanh_grad(x); } };
 template <class T> struct SiluGrad {
   __device__ T operator()(T x, T) const {
     T s = T(1) / (T(1) + exp(-x));
@@ -124,20 +117,23 @@ void binary_cuda(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   const bool same = a.numel() == n && b.numel() == n;
   const Broadcast bc = broadcast_of(a, b, out);
   const cuda::Strided st = cuda::collapse(bc.dims, bc.sa, bc.sb, 2);
-  dispatch_float(out.dtype(), binary_name(op), [&]<class T>() {
+  cuda::dispatch_stored(out.dtype(), binary_name(op), [&]<class S>() {
+    using T = cuda::Compute<S>;
     auto run = [&](auto f) {
       if (same)
-        DASG_LAUNCH(binary_same_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(out),
-                    a.data<T>(), b.data<T>(), out.data<T>(), n, f);
+        DASG_LAUNCH(binary_same_kernel<S, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(out),
+                    cuda::elements<S>(a), cuda::elements<S>(b), cuda::elements<S>(out), n, f);
       else
-        DASG_LAUNCH(binary_broadcast_kernel<T, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0,
-                    cuda::stream_of(out), a.data<T>(), b.data<T>(), out.data<T>(), n, st, f);
+        DASG_LAUNCH(binary_broadcast_kernel<S, decltype(f)>, cuda::blocks_for(n), cuda::kThreads, 0,
+                    cuda::stream_of(out), cuda::elements<S>(a), cuda::elements<S>(b), cuda::elements<S>(out), n, st,
+                    f);
     };
+    constexpr bool bf16 = std::is_same_v<S, __nv_bfloat16>;  // mixed precision: add and sub only
     switch (op) {
       case BinaryOp::add: run(AddOp<T>{}); break;
       case BinaryOp::sub: run(SubOp<T>{}); break;
-      case BinaryOp::mul: run(MulOp<T>{}); break;
-      case BinaryOp::div: run(DivOp<T>{}); break;
+      case BinaryOp::mul: if constexpr (!bf16) run(MulOp<T>{}); else DASG_FAIL("mul: bf16 ", out.str()); break;
+      case BinaryOp::div: if constexpr (!bf16) run(DivOp<T>{}); else DASG_FAIL("div: bf16 ", out.str()); break;
     }
   });
 }

@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "engine/kernels/elementwise.hpp"
 #include "engine/kernels/fused.hpp"
 #include "engine/kernels/vecmath_cpu.hpp"
 
@@ -18,7 +19,7 @@ void gelu_row(const T* z, T* y, int64_t F) {
   if constexpr (std::is_same_v<T, float>) {
     vec::gelu(z, y, F);
   } else {
-    const T c = (T)vec::kGeluC, a = (T)vec::kGeluA;
+    constexpr T c = UnaryMath<T>::kGeluC, a = UnaryMath<T>::kGeluA;
     for (int64_t f = 0; f < F; ++f) y[f] = T(0.5) * z[f] * (T(1) + std::tanh(c * (z[f] + a * z[f] * z[f] * z[f])));
   }
 }
@@ -27,7 +28,7 @@ void gelu_grad_row(const T* z, const T* gy, T* gz, int64_t F) {
   if constexpr (std::is_same_v<T, float>) {
     vec::gelu_backward(z, gy, gz, F);
   } else {
-    const T c = 0.7978845608028654, a = 0.044715;
+    constexpr T c = UnaryMath<T>::kGeluC, a = UnaryMath<T>::kGeluA;
     for (int64_t f = 0; f < F; ++f) {
       const T u = z[f], t = std::tanh(c * (u + a * u * u * u));
       gz[f] = gy[f] * (T(0.5) * (T(1) + t) + T(0.5) * u * (T(1) - t * t) * c * (T(1) + T(3) * a * u * u));

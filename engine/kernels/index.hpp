@@ -1,5 +1,6 @@
 // Row gather / scatter-add, the MoE dispatch/combine pair (DESIGN §7.5). Tensors are seen as
-// rows of D elements (D = the product of the dims after the first); idx is i32 [M].
+// rows of D elements (D = the product of the dims after the first); idx is i32 [M]. index_select
+// moves any dtype (bf16 too: mixed precision gathers bf16 rows); index_add adds f32, f64 or i32.
 //
 //   index_select: out[m, :] = x[idx[m], :]             x [N, D], out [M, D]
 //   index_add:    out[n, :] += Σ_{m : idx[m] = n} src[m, :]   out [N, D] (holds base), src [M, D]

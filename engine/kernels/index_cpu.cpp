@@ -20,7 +20,7 @@ void index_select_cpu(const Tensor& x, const Tensor& idx, Tensor& out, int64_t r
   const int32_t* pi = idx.data<int32_t>();
   const int64_t M = idx.numel();
   check_index_range("index_select", pi, M, rows);
-  dispatch_all(x.dtype(), "index_select", [&]<class T>() {
+  dispatch_storage(x.dtype(), "index_select", [&]<class T>() {
     const T* px = x.data<T>();
     T* po = out.data<T>();
 #pragma omp parallel for if (M * D > kParallelGrain)

@@ -32,7 +32,7 @@ __global__ void index_select_kernel(const T* x, const int32_t* idx, T* out, int6
     const int32_t r = idx[m];
     if (r < 0 || r >= rows) {
       if (c == 0) cuda::report_bad_index(bad, m, r);
-      out[e] = T(0);
+      out[e] = T{};
       continue;
     }
     out[e] = x[(int64_t)r * D + c];
@@ -119,7 +119,7 @@ void index_select_cuda(const Tensor& x, const Tensor& idx, Tensor& out, int64_t 
   unsigned long long* bad = cuda::range_slot(out.device().index, [rows](int64_t m, int64_t value) {
     return index_range_error("index_select", m, value, rows);
   });
-  dispatch_all(x.dtype(), "index_select", [&]<class T>() {
+  dispatch_storage(x.dtype(), "index_select", [&]<class T>() {
     DASG_LAUNCH(index_select_kernel<T>, cuda::blocks_for(M * D), cuda::kThreads, 0, cuda::stream_of(out),
                 x.data<T>(), idx.data<int32_t>(), out.data<T>(), M * D, D, rows, bad);
   });

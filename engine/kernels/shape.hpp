@@ -1,4 +1,4 @@
-// Data-movement kernels behind reshape's neighbours (ops/shape.hpp); any dtype (f32, f64, i32).
+// Data-movement kernels behind reshape's neighbours (ops/shape.hpp); any dtype (f32, f64, i32, bf16).
 //
 //   permute:    out[j_0, …, j_{d-1}] = x[i_0, …, i_{d-1}]   with j_k = i_{perm[k]}
 //               (out.shape[k] = x.shape[perm[k]]; transpose is the permute that swaps two dims)

@@ -46,7 +46,7 @@ static void permute_loop(const PermutePlan& p, const T* x, T* out) {
 }
 
 void permute_cpu(const PermutePlan& p, const Tensor& x, Tensor& out) {
-  dispatch_all(x.dtype(), "permute", [&]<class T>() { permute_loop<T>(p, x.data<T>(), out.data<T>()); });
+  dispatch_storage(x.dtype(), "permute", [&]<class T>() { permute_loop<T>(p, x.data<T>(), out.data<T>()); });
 }
 
 template <class T>
@@ -64,7 +64,7 @@ static void block_copy_loop(const BlockCopy& b, const T* src, T* dst) {
 void block_copy_cpu(const BlockCopy& b, const Tensor& src, Tensor& dst) {
   DASG_CHECK(src.dtype() == dst.dtype(), "block_copy: source ", src.str(), " and destination ", dst.str(),
              " differ in dtype");
-  dispatch_all(src.dtype(), "block_copy", [&]<class T>() { block_copy_loop<T>(b, src.data<T>(), dst.data<T>()); });
+  dispatch_storage(src.dtype(), "block_copy", [&]<class T>() { block_copy_loop<T>(b, src.data<T>(), dst.data<T>()); });
 }
 
 }  // namespace dasg::kernels

@@ -44,7 +44,7 @@ void permute_cuda(const PermutePlan& p, const Tensor& x, Tensor& out) {
   const int64_t n = out.numel();
   if (n == 0) return;
   const cuda::Strided st = cuda::collapse(p.out_dims, p.in_strides, p.in_strides, 1);
-  dispatch_all(x.dtype(), "permute", [&]<class T>() {
+  dispatch_storage(x.dtype(), "permute", [&]<class T>() {
     DASG_LAUNCH(permute_kernel<T>, cuda::blocks_for(n), cuda::kThreads, 0, cuda::stream_of(out), x.data<T>(),
                  out.data<T>(), n, st);
   });
@@ -55,7 +55,7 @@ void block_copy_cuda(const BlockCopy& b, const Tensor& src, Tensor& dst) {
              " differ in dtype");
   const int64_t run = b.len * b.inner, total = b.outer * run;
   if (total == 0) return;
-  dispatch_all(src.dtype(), "block_copy", [&]<class T>() {
+  dispatch_storage(src.dtype(), "block_copy", [&]<class T>() {
     DASG_LAUNCH(block_copy_kernel<T>, cuda::blocks_for(total), cuda::kThreads, 0, cuda::stream_of(dst),
                  src.data<T>(), dst.data<T>(), total, run, b);
   });
