@@ -47,7 +47,7 @@ int64_t Attention::allowed_keys(int64_t t, int64_t n, int64_t T) const {
 
 AttentionOutput Attention::forward(const Tensor& x, const BatchInfo& batch, AttentionTrace* trace) const {
   const int64_t T = batch.T;
-  const Tensor qkv = qkv_(x, batch.gemm);
+  const Tensor qkv = gemm_operand(qkv_(x, batch.gemm), batch.gemm);  // stored in bf16 under mixed precision
   GroupedAttentionResult a = grouped_window_attention(qkv, cfg_.n_head, mask(T), batch.lengths);
   Tensor o = a.out;
   if (cfg_.attention == "gmha") {

@@ -17,6 +17,7 @@
 #include <cmath>
 
 #include "model/attention.hpp"
+#include "ops/cast.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/index.hpp"
 #include "ops/matmul.hpp"
@@ -90,7 +91,7 @@ void Attention::prefill_state(const AttentionTrace& trace, int64_t b, int64_t T,
   std::vector<int32_t> rows;  // source row (p − p0)·H + h → slot row (b·H + h)·cap + p mod cap
   for (int64_t p = p0; p < T; ++p)
     for (int64_t h = 0; h < H; ++h) rows.push_back((int32_t)((b * H + h) * cap + p % cap));
-  const Tensor recent = reshape(slice(trace.qkv, 1, p0, n), {n, 3 * D});
+  const Tensor recent = cast(reshape(slice(trace.qkv, 1, p0, n), {n, 3 * D}), s.keys.dtype());  // bf16 under mixed precision
   s.keys = index_add(s.keys, constant_tensor(rows, {n * H}, s.keys.device()), head_rows(slice(recent, 1, D, D), H));
   s.values = index_add(s.values, constant_tensor(rows, {n * H}, s.keys.device()), head_rows(slice(recent, 1, 2 * D, D), H));
   if (!aggregates()) return;
@@ -119,7 +120,9 @@ AttentionOutput Attention::step(const Tensor& x, const std::vector<int64_t>& pos
     DASG_CHECK(pos[(size_t)b] >= 0 && pos[(size_t)b] < cfg_.max_seq_len, "Attention::step: sequence ", b,
                " is at position ", pos[(size_t)b], "; expected 0 <= position < max_seq_len = ", cfg_.max_seq_len,
                " (slide the context first)");
-  AttentionOutput a = attend_step(qkv_(x, gemm), pos, s);
+  // The forward's attention reads qkv as stored: rounded to bf16 under mixed precision.
+  const Tensor qkv = gemm == DType::f32 ? qkv_(x) : cast(cast(qkv_(x, gemm), gemm), DType::f32);
+  AttentionOutput a = attend_step(qkv, pos, s);
   Tensor o = a.out;
   if (cfg_.attention == "gmha") {
     o = refine_step(o, pos, gemm);

@@ -129,8 +129,8 @@ class SwitchFfn : public FeedForward {
     for (int64_t e = 0; in.exchange && e < E; ++e) shards.owner.push_back(expert_rank(e, E, in.exchange->size()));
     // Under mixed precision the rows are gathered (and exchanged) in bf16, the experts' operand.
     out.y = run_experts(Tensor::zeros(in.x.shape(), in.x.dtype(), in.x.device()), gemm_operand(in.x, b.gemm), g.rows,
-                        g.slots, kept,
-                        r.weights, [&](int64_t e, const Tensor& xe) { return experts_[(size_t)e](xe, b.gemm); }, &shards);
+                        g.slots, kept, r.weights,
+                        [&](int64_t e, const Tensor& xe) { return experts_[(size_t)e](xe, b.gemm); }, &shards);
     if (!b.aux) return out;
     RouterLosses l = router_losses(r, real, g.counts, cfg_.moe.balance_coef, cfg_.moe.z_coef);
     out.balance = l.balance;

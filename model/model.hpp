@@ -53,9 +53,9 @@ class Model {
   // Mixed precision (DESIGN §3): f32 (default) or bf16, where the Linear GEMMs and the tied LM head
   // take bf16 operands cast on the fly from the f32 parameters and activations (f32 accumulation);
   // the FFNs' and experts' hidden activations (GEMM → bias+GELU → GEMM, the deep expert's
-  // residual) and the rows gathered for the experts are stored in bf16; the residual stream,
-  // LayerNorm, softmax, cross-entropy, attention, C and I, the router logits and the REINFORCE
-  // terms stay f32. Decoding (step) follows the same rule. bf16 is for CUDA: a forward on the
+  // residual), the rows gathered for the experts and the attention's qkv are stored in bf16; the
+  // residual stream, LayerNorm, softmax, cross-entropy, the attention's arithmetic and output, C
+  // and I, the router logits and the REINFORCE terms stay f32. Decoding (step) follows the same rule. bf16 is for CUDA: a forward on the
   // CPU with it throws. set_precision checks the model's device now, forward and step at every
   // call (after a to()).
   void set_precision(DType gemm);

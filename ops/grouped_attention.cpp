@@ -2,6 +2,7 @@
 // q, k, v), and the autograd node. The math and loops are in engine/kernels/grouped_attention*.
 //   forward:  u, lse, C, I = kernel(q, k, v)             saved: q, k, v, u, lse, lengths
 //   backward: dq, dk, dv = kernel_backward(q, k, v, u, lse, du)   (p recomputed from lse)
+// bf16 q, k, v (mixed precision, CUDA): computed in f32; u, lse, C, I and the gradients are f32.
 #include "ops/grouped_attention.hpp"
 
 #include "autograd/node.hpp"
@@ -33,20 +34,27 @@ struct GroupedAttentionBackward : Node {
     const Tensor &u = saved[3], &lse = saved[4], &lengths = saved[5];
     if (packed) {
       const Tensor& qkv = saved[0];
-      Tensor dqkv = Tensor::empty(qkv.shape(), qkv.dtype(), qkv.device());
+      Tensor dqkv = Tensor::empty(qkv.shape(), u.dtype(), qkv.device());
       if (profiler::enabled()) profiler::count_flops(8.0 * (double)s.d * attention_pairs(s));
       kernels::grouped_attention_backward(s, qkv, qkv, qkv, lengths, u, lse, g, dqkv, dqkv, dqkv);
       return {dqkv};
     }
     const Tensor &q = saved[0], &k = saved[1], &v = saved[2];
-    Tensor dq = Tensor::empty(q.shape(), q.dtype(), q.device());
-    Tensor dk = Tensor::empty(k.shape(), k.dtype(), k.device());
-    Tensor dv = Tensor::empty(v.shape(), v.dtype(), v.device());
+    Tensor dq = Tensor::empty(q.shape(), u.dtype(), q.device());
+    Tensor dk = Tensor::empty(k.shape(), u.dtype(), k.device());
+    Tensor dv = Tensor::empty(v.shape(), u.dtype(), v.device());
     if (profiler::enabled()) profiler::count_flops(8.0 * (double)s.d * attention_pairs(s));
     kernels::grouped_attention_backward(s, q, k, v, lengths, u, lse, g, dq, dk, dv);
     return {needs(0) ? dq : Tensor(), needs(1) ? dk : Tensor(), needs(2) ? dv : Tensor()};
   }
 };
+
+// The inputs' dtype: f32 or f64, or bf16 on CUDA (mixed precision).
+void check_dtype(const Tensor& x) {
+  if (x.dtype() != DType::bf16) return check_floating(kOp, x);
+  DASG_CHECK(!x.device().is_cpu(), kOp, ": bf16 input ", x.str(), " is for mixed precision on CUDA; on the CPU use "
+             "f32");
+}
 
 // Mask and lengths checks shared by both layouts; fills s.L, s.w, s.causal.
 void check_mask(kernels::AttentionShape& s, const AttentionMask& mask, const Tensor& lengths, const Tensor& x) {
@@ -72,11 +80,12 @@ GroupedAttentionResult run(const kernels::AttentionShape& s, bool packed, const 
                            const Tensor& lengths) {
   DASG_PROFILE_OP("grouped_window_attention");
   const Tensor& x = inputs[0];
+  const DType ct = x.dtype() == DType::bf16 ? DType::f32 : x.dtype();  // the compute dtype
   GroupedAttentionResult r;
-  r.out = Tensor::empty({s.B, s.T, s.H * s.d}, x.dtype(), x.device());
-  r.complexity = Tensor::empty({s.B, s.T}, x.dtype(), x.device());
-  r.importance = Tensor::empty({s.B, s.T}, x.dtype(), x.device());
-  Tensor lse = Tensor::empty({s.B, s.H, s.T}, x.dtype(), x.device());
+  r.out = Tensor::empty({s.B, s.T, s.H * s.d}, ct, x.device());
+  r.complexity = Tensor::empty({s.B, s.T}, ct, x.device());
+  r.importance = Tensor::empty({s.B, s.T}, ct, x.device());
+  Tensor lse = Tensor::empty({s.B, s.H, s.T}, ct, x.device());
   const Tensor &q = inputs[0], &k = packed ? inputs[0] : inputs[1], &v = packed ? inputs[0] : inputs[2];
   if (profiler::enabled()) profiler::count_flops(4.0 * (double)s.d * attention_pairs(s));
   kernels::grouped_attention_forward(s, q, k, v, lengths, r.out, lse, r.complexity, r.importance);
@@ -94,7 +103,7 @@ GroupedAttentionResult run(const kernels::AttentionShape& s, bool packed, const 
 
 GroupedAttentionResult grouped_window_attention(const Tensor& qkv, int64_t n_head, const AttentionMask& mask,
                                                 const Tensor& lengths) {
-  check_floating(kOp, qkv);
+  check_dtype(qkv);
   DASG_CHECK(qkv.dim() == 3 && qkv.size(2) % 3 == 0 && qkv.size(2) > 0, kOp, ": qkv ", qkv.str(),
              "; expected [B, T, 3·D] (q, k, v blocks of D columns)");
   const int64_t D = qkv.size(2) / 3;
@@ -118,7 +127,7 @@ GroupedAttentionResult grouped_window_attention(const Tensor& qkv, int64_t n_hea
 
 GroupedAttentionResult grouped_window_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                                 const AttentionMask& mask, const Tensor& lengths) {
-  check_floating(kOp, q);
+  check_dtype(q);
   check_same_device(kOp, q, k);
   check_same_device(kOp, q, v);
   check_same_dtype(kOp, q, k);

@@ -18,7 +18,8 @@
 //       k, v blocks of D = n_head·d columns, heads contiguous within each (DESIGN §8). No split or
 //       permute copies; the gradient is one [B, T, 3·D] tensor.
 //   grouped_window_attention(q, k, v, ...)      q, k, v each [B, H, T, d].
-// Both return u [B, T, H·d] and C, I [B, T], in the inputs' dtype and device.
+// Both return u [B, T, H·d] and C, I [B, T], in the inputs' dtype and device; bf16 inputs (mixed
+// precision, CUDA only) are computed in f32 and give f32 outputs and gradients.
 // lengths: optional i32 [B] with values in 1..T (encoder padding); an error for a causal mask.
 #pragma once
 #include "engine/tensor.hpp"

@@ -1,8 +1,9 @@
 // Suite "parity", bf16 (mixed precision on the GPU, DESIGN.md §3): the f32 ↔ bf16 conversions bit
 // for bit against hand-derived patterns (ties, subnormals, the largest value, inf, NaN) on the CPU
 // and on CUDA(0), the bf16 GEMM (cublasGemmEx, f32 accumulation) against the f32 CPU GEMM within a
-// stated bound, and the kernels that store activations in bf16 (bias + GELU, add/sub, the gathers,
-// slices, concatenations and permutes that move bf16 rows). Runs on the emulator in the emulated
+// stated bound, and the kernels that store activations in bf16 or read them (bias + GELU, add/sub,
+// the gathers, slices, concatenations and permutes that move bf16 rows, the attention over a bf16
+// qkv). Runs on the emulator in the emulated
 // build and on a GPU natively.
 #include <doctest/doctest.h>
 
@@ -17,6 +18,7 @@
 #include "ops/cast.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/fused.hpp"
+#include "ops/grouped_attention.hpp"
 #include "ops/index.hpp"
 #include "ops/matmul.hpp"
 #include "ops/shape.hpp"
@@ -358,5 +360,29 @@ TEST_SUITE("parity") {
     const std::vector<uint16_t> all = bf16_bits(reshape(xb, {9, 10})), got = bf16_bits(index_select(reshape(xb, {9, 10}), idx));
     for (int r = 0; r < 3; ++r)
       for (int c = 0; c < 10; ++c) CHECK(got[(size_t)(r * 10 + c)] == all[(size_t)((r == 2 ? 7 : 2) * 10 + c)]);
+  }
+
+  // The fused attention over a bf16 qkv (the projection's output stored in bf16): the device widens
+  // q, k, v to f32 as it loads them, so against the CPU's f32 attention on the same (rounded) values
+  // it is f32 parity, 1e-5 as parity:grouped_window_attention, for u, its gradient (f32), C and I.
+  TEST_CASE("parity:grouped_window_attention_bf16 — a bf16 qkv, f32 outputs and gradient") {
+    Generator g(1825);
+    auto rounded = [](const Tensor& t) { return cast(cast(t, DType::bf16), DType::f32); };
+    for (const AttentionMask mask : {AttentionMask{4, 3, true}, AttentionMask{5, 5, false}, AttentionMask{17, 17, true}}) {
+      INFO("L " << mask.group_len << " w " << mask.window << (mask.causal ? " causal" : " encoder"));
+      const Tensor qkv = rand32({2, 17, 3 * 2 * 8}, g, true, -2, 2);
+      auto attention = [&](const Tensor& x) {
+        if (x.device().is_cpu()) return grouped_window_attention(rounded(x), 2, mask);
+        GroupedAttentionResult r = grouped_window_attention(cast(x, DType::bf16), 2, mask);
+        CHECK(r.out.dtype() == DType::f32);
+        return r;
+      };
+      check_parity([&](const Inputs& in) { return attention(in[0]).out; }, {qkv});
+      const GroupedAttentionResult want = attention(qkv.detach()), got = attention(qkv.detach().to(kGPU));
+      test::check_close_tensors("complexity", got.complexity, want.complexity, 1e-5);
+      test::check_close_tensors("importance", got.importance, want.importance, 1e-5);
+    }
+    CHECK_ERROR_CONTAINS(grouped_window_attention(Tensor::zeros({1, 4, 6}, DType::bf16), 1, AttentionMask{4, 4, true}),
+                         "grouped_window_attention: bf16 input", "on the CPU use f32");
   }
 }

@@ -24,10 +24,14 @@
 //     dk_j = Σ_i ds_ij q_i,  dv_j = Σ_i p_ij do_i.
 //   Every row of dq, dk, dv is written (zeros for padded positions), so no zero fill is needed,
 //   and the packed layout (one tensor, three column blocks) is covered exactly once.
+// q, k, v are read in their storage type S and computed in T = Compute<S> (engine/cuda/storage.cuh):
+// f32 and f64 as they are; bf16 (mixed precision) widened to f32 as it is loaded, with u, lse, C, I
+// and the gradients f32.
 #include <algorithm>
 #include <cmath>
 
 #include "engine/cuda/kernel_utils.cuh"
+#include "engine/cuda/storage.cuh"
 #include "engine/kernels/grouped_attention.hpp"
 
 namespace dasg::kernels {
@@ -37,11 +41,11 @@ namespace {
 constexpr int kWarps = 4;  // warps (positions in flight) a block
 constexpr size_t kMaxShared = 48 * 1024;
 
-// Σ_c a[c]·b[c] over the warp, the same bits in every lane.
-template <class T>
-__device__ inline T warp_dot(const T* a, const T* b, int64_t d, int lane) {
+// Σ_c a[c]·b[c] over the warp in T, the same bits in every lane; a and b in T or in its storage type.
+template <class T, class A, class B>
+__device__ inline T warp_dot(const A* a, const B* b, int64_t d, int lane) {
   T s = 0;
-  for (int64_t c = lane; c < d; c += 32) s += a[c] * b[c];
+  for (int64_t c = lane; c < d; c += 32) s += (T)cuda::load(a[c]) * (T)cuda::load(b[c]);
   for (int offset = 16; offset > 0; offset /= 2) s += __shfl_xor_sync(0xffffffffu, s, offset);
   return s;
 }
@@ -62,8 +66,8 @@ __device__ inline int64_t seq_len(const int32_t* len, int64_t b, int64_t T) { re
 // then walks its own keys in the stage in ascending j, exactly the sequence (and arithmetic) of a
 // warp reading them directly. The unit and stage loops are uniform over the block, so every
 // thread reaches both __syncthreads().
-template <class T>
-__global__ void attention_forward_kernel(const T* q, const T* k, const T* v, const int32_t* len, T* u, T* lse,
+template <class S, class T = cuda::Compute<S>>
+__global__ void attention_forward_kernel(const S* q, const S* k, const S* v, const int32_t* len, T* u, T* lse,
                                          double* ent, AttentionShape s, T scale, int64_t tile_rows) {
   DASG_DYNAMIC_SHARED(T, shared);
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -85,21 +89,21 @@ __global__ void attention_forward_kernel(const T* q, const T* k, const T* v, con
       hi = max(hi, k2.hi);
     }
     const int64_t base = b * s.sb + h * s.sh;
-    const T* qi = q + base + (i < TT ? i : 0) * s.st;
+    const S* qi = q + base + (i < TT ? i : 0) * s.st;
     for (int64_t c = lane; c < d; c += 32) acc[c] = T(0);
     T m = -INFINITY, Z = T(0), A = T(0);
     for (int64_t j0 = lo; j0 <= hi; j0 += tile_rows) {
       const int64_t rows = min(tile_rows, hi - j0 + 1);
       for (int64_t x = threadIdx.x; x < rows * d; x += blockDim.x) {
         const int64_t r = x / d, c = x - r * d;
-        k_stage[x] = k[base + (j0 + r) * s.st + c];
-        v_stage[x] = v[base + (j0 + r) * s.st + c];
+        k_stage[x] = cuda::load(k[base + (j0 + r) * s.st + c]);
+        v_stage[x] = cuda::load(v[base + (j0 + r) * s.st + c]);
       }
       __syncthreads();
       const int64_t jlo = max(j0, ks.lo), jhi = min(j0 + rows - 1, ks.hi);
       for (int64_t j = jlo; j <= jhi; ++j) {
         const T* kj = k_stage + (j - j0) * d;
-        const T sj = warp_dot(qi, kj, d, lane) * scale;
+        const T sj = warp_dot<T>(qi, kj, d, lane) * scale;
         if (sj > m) {
           if (Z > T(0)) {  // rescale what was summed relative to the old max
             const T alpha = exp(m - sj);
@@ -138,8 +142,8 @@ __global__ void attention_forward_kernel(const T* q, const T* k, const T* v, con
   }
 }
 
-template <class T>
-__global__ void attention_stats_kernel(const T* q, const T* k, const int32_t* len, const T* lse, const double* ent,
+template <class S, class T = cuda::Compute<S>>
+__global__ void attention_stats_kernel(const S* q, const S* k, const int32_t* len, const T* lse, const double* ent,
                                        T* C, T* I, AttentionShape s, T scale) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int64_t TT = s.T, H = s.H, total = s.B * TT;
@@ -158,14 +162,14 @@ __global__ void attention_stats_kernel(const T* q, const T* k, const int32_t* le
     for (int64_t h = 0; h < H; ++h) {
       const int64_t bh = b * H + h, base = b * s.sb + h * s.sh;
       hsum += ent[bh * TT + t];
-      const T* kt = k + base + t * s.st;
+      const S* kt = k + base + t * s.st;
       if (s.causal) {
-        const T st = warp_dot(q + base + t * s.st, kt, s.d, lane) * scale;
+        const T st = warp_dot<T>(q + base + t * s.st, kt, s.d, lane) * scale;
         rsum += (double)exp(st - lse[bh * TT + t]) * (double)nt;
       } else {
         for (int64_t i = ks.lo; i <= ks.hi; ++i) {  // the queries that attend t
           const KeySpan ki = attention_keys(s.L, s.w, false, i, n);
-          const T si = warp_dot(q + base + i * s.st, kt, s.d, lane) * scale;
+          const T si = warp_dot<T>(q + base + i * s.st, kt, s.d, lane) * scale;
           rsum += (double)exp(si - lse[bh * TT + i]) * (double)(ki.hi - ki.lo + 1);
         }
       }
@@ -179,8 +183,8 @@ __global__ void attention_stats_kernel(const T* q, const T* k, const int32_t* le
 }
 
 // Units and K/V stages as in the forward kernel.
-template <class T>
-__global__ void attention_backward_dq_kernel(const T* q, const T* k, const T* v, const int32_t* len, const T* u,
+template <class S, class T = cuda::Compute<S>>
+__global__ void attention_backward_dq_kernel(const S* q, const S* k, const S* v, const int32_t* len, const T* u,
                                              const T* lse, const T* du, T* dq, T* Dbuf, AttentionShape s, T scale,
                                              int64_t tile_rows) {
   DASG_DYNAMIC_SHARED(T, shared);
@@ -203,25 +207,25 @@ __global__ void attention_backward_dq_kernel(const T* q, const T* k, const T* v,
       hi = max(hi, k2.hi);
     }
     const int64_t base = b * s.sb + h * s.sh, e = bh * TT + ic;
-    const T* qi = q + base + ic * s.st;
+    const S* qi = q + base + ic * s.st;
     const T* doi = du + (b * TT + ic) * Hd + h * d;
     const bool real = ks.hi >= ks.lo;
-    const T Di = real ? warp_dot(doi, u + (b * TT + ic) * Hd + h * d, d, lane) : T(0);
+    const T Di = real ? warp_dot<T>(doi, u + (b * TT + ic) * Hd + h * d, d, lane) : T(0);
     const T li = real ? lse[e] : T(0);
     for (int64_t c = lane; c < d; c += 32) acc[c] = T(0);
     for (int64_t j0 = lo; j0 <= hi; j0 += tile_rows) {
       const int64_t rows = min(tile_rows, hi - j0 + 1);
       for (int64_t x = threadIdx.x; x < rows * d; x += blockDim.x) {
         const int64_t r = x / d, c = x - r * d;
-        k_stage[x] = k[base + (j0 + r) * s.st + c];
-        v_stage[x] = v[base + (j0 + r) * s.st + c];
+        k_stage[x] = cuda::load(k[base + (j0 + r) * s.st + c]);
+        v_stage[x] = cuda::load(v[base + (j0 + r) * s.st + c]);
       }
       __syncthreads();
       const int64_t jlo = max(j0, ks.lo), jhi = min(j0 + rows - 1, ks.hi);
       for (int64_t j = jlo; j <= jhi; ++j) {
         const T* kj = k_stage + (j - j0) * d;
-        const T p = exp(warp_dot(qi, kj, d, lane) * scale - li);
-        const T ds = p * (warp_dot(doi, v_stage + (j - j0) * d, d, lane) - Di) * scale;
+        const T p = exp(warp_dot<T>(qi, kj, d, lane) * scale - li);
+        const T ds = p * (warp_dot<T>(doi, v_stage + (j - j0) * d, d, lane) - Di) * scale;
         for (int64_t c = lane; c < d; c += 32) acc[c] += ds * kj[c];
       }
       __syncthreads();
@@ -236,8 +240,8 @@ __global__ void attention_backward_dq_kernel(const T* q, const T* k, const T* v,
 // A block owns kWarps consecutive keys j of one (b, h); the Q and dO rows of the union of their
 // query spans are staged through shared memory as K/V are in the forward; each warp walks its
 // own queries in ascending i.
-template <class T>
-__global__ void attention_backward_dkv_kernel(const T* q, const T* k, const T* v, const int32_t* len, const T* lse,
+template <class S, class T = cuda::Compute<S>>
+__global__ void attention_backward_dkv_kernel(const S* q, const S* k, const S* v, const int32_t* len, const T* lse,
                                               const T* du, const T* Dbuf, T* dk, T* dv, AttentionShape s, T scale,
                                               int64_t tile_rows) {
   DASG_DYNAMIC_SHARED(T, shared);
@@ -261,8 +265,8 @@ __global__ void attention_backward_dkv_kernel(const T* q, const T* k, const T* v
       hi = max(hi, q2.hi);
     }
     const int64_t base = b * s.sb + h * s.sh;
-    const T* kj = k + base + jc * s.st;
-    const T* vj = v + base + jc * s.st;
+    const S* kj = k + base + jc * s.st;
+    const S* vj = v + base + jc * s.st;
     for (int64_t c = lane; c < d; c += 32) {
       dk_acc[c] = T(0);
       dv_acc[c] = T(0);
@@ -271,7 +275,7 @@ __global__ void attention_backward_dkv_kernel(const T* q, const T* k, const T* v
       const int64_t rows = min(tile_rows, hi - i0 + 1);
       for (int64_t x = threadIdx.x; x < rows * d; x += blockDim.x) {
         const int64_t r = x / d, c = x - r * d;
-        q_stage[x] = q[base + (i0 + r) * s.st + c];
+        q_stage[x] = cuda::load(q[base + (i0 + r) * s.st + c]);
         do_stage[x] = du[(b * TT + i0 + r) * Hd + h * d + c];
       }
       __syncthreads();
@@ -280,8 +284,8 @@ __global__ void attention_backward_dkv_kernel(const T* q, const T* k, const T* v
         const T* qi = q_stage + (i - i0) * d;
         const T* doi = do_stage + (i - i0) * d;
         const int64_t ei = bh * TT + i;
-        const T p = exp(warp_dot(qi, kj, d, lane) * scale - lse[ei]);
-        const T ds = p * (warp_dot(doi, vj, d, lane) - Dbuf[ei]) * scale;
+        const T p = exp(warp_dot<T>(qi, kj, d, lane) * scale - lse[ei]);
+        const T ds = p * (warp_dot<T>(doi, vj, d, lane) - Dbuf[ei]) * scale;
         for (int64_t c = lane; c < d; c += 32) {
           dv_acc[c] += p * doi[c];
           dk_acc[c] += ds * qi[c];
@@ -334,43 +338,48 @@ size_t shared_bytes(const AttentionShape& s, int per_warp, int64_t stage_rows = 
 void grouped_attention_forward_cuda(const AttentionShape& s, const Tensor& q_, const Tensor& k_, const Tensor& v_,
                                     const Tensor& lengths, Tensor& u_, Tensor& lse_, Tensor& complexity,
                                     Tensor& importance) {
-  dispatch_float(q_.dtype(), "grouped_window_attention", [&]<class T>() {
+  cuda::dispatch_stored(q_.dtype(), "grouped_window_attention", [&]<class S>() {
+    using T = cuda::Compute<S>;
     const int64_t positions = s.B * s.H * s.T;
     if (positions == 0) return;
     const T scale = T(1) / std::sqrt(T(s.d));
     const int32_t* len = lengths.defined() ? lengths.data<int32_t>() : nullptr;
     Tensor ent = Tensor::empty({s.B, s.H, s.T}, DType::f64, q_.device());
     cudaStream_t stream = cuda::stream_of(q_);
+    const S* q = cuda::elements<S>(q_) + s.q_off;
+    const S* k = cuda::elements<S>(k_) + s.k_off;
+    const S* v = cuda::elements<S>(v_) + s.v_off;
     const int64_t tile_rows = forward_tile_rows<T>(s);
-    DASG_LAUNCH(attention_forward_kernel<T>, blocks_for_positions(s.B * s.H * ((s.T + kWarps - 1) / kWarps) * kWarps),
-                kWarps * 32, shared_bytes<T>(s, 1, tile_rows), stream, q_.data<T>() + s.q_off, k_.data<T>() + s.k_off,
-                v_.data<T>() + s.v_off, len, u_.data<T>(), lse_.data<T>(), ent.data<double>(), s, scale, tile_rows);
-    DASG_LAUNCH(attention_stats_kernel<T>, blocks_for_positions(s.B * s.T), kWarps * 32, 0, stream,
-                 q_.data<T>() + s.q_off, k_.data<T>() + s.k_off, len, (const T*)lse_.data<T>(),
-                 (const double*)ent.data<double>(), complexity.data<T>(), importance.data<T>(), s, scale);
+    DASG_LAUNCH(attention_forward_kernel<S>, blocks_for_positions(s.B * s.H * ((s.T + kWarps - 1) / kWarps) * kWarps),
+                kWarps * 32, shared_bytes<T>(s, 1, tile_rows), stream, q, k, v, len, u_.data<T>(), lse_.data<T>(),
+                ent.data<double>(), s, scale, tile_rows);
+    DASG_LAUNCH(attention_stats_kernel<S>, blocks_for_positions(s.B * s.T), kWarps * 32, 0, stream, q, k, len,
+                (const T*)lse_.data<T>(), (const double*)ent.data<double>(), complexity.data<T>(),
+                importance.data<T>(), s, scale);
   });
 }
 
 void grouped_attention_backward_cuda(const AttentionShape& s, const Tensor& q_, const Tensor& k_, const Tensor& v_,
                                      const Tensor& lengths, const Tensor& u_, const Tensor& lse_, const Tensor& du_,
                                      Tensor& dq_, Tensor& dk_, Tensor& dv_) {
-  dispatch_float(q_.dtype(), "grouped_window_attention backward", [&]<class T>() {
+  cuda::dispatch_stored(q_.dtype(), "grouped_window_attention backward", [&]<class S>() {
+    using T = cuda::Compute<S>;
     const int64_t positions = s.B * s.H * s.T;
     if (positions == 0) return;
     const T scale = T(1) / std::sqrt(T(s.d));
     const int32_t* len = lengths.defined() ? lengths.data<int32_t>() : nullptr;
-    Tensor Dbuf = Tensor::empty({s.B, s.H, s.T}, q_.dtype(), q_.device());
+    Tensor Dbuf = Tensor::empty({s.B, s.H, s.T}, u_.dtype(), q_.device());
     cudaStream_t stream = cuda::stream_of(q_);
-    const T* q = q_.data<T>() + s.q_off;
-    const T* k = k_.data<T>() + s.k_off;
-    const T* v = v_.data<T>() + s.v_off;
+    const S* q = cuda::elements<S>(q_) + s.q_off;
+    const S* k = cuda::elements<S>(k_) + s.k_off;
+    const S* v = cuda::elements<S>(v_) + s.v_off;
     const int64_t tile_rows = forward_tile_rows<T>(s);
-    DASG_LAUNCH(attention_backward_dq_kernel<T>,
+    DASG_LAUNCH(attention_backward_dq_kernel<S>,
                 blocks_for_positions(s.B * s.H * ((s.T + kWarps - 1) / kWarps) * kWarps), kWarps * 32,
                 shared_bytes<T>(s, 1, tile_rows), stream, q, k, v, len, u_.data<T>(), lse_.data<T>(), du_.data<T>(),
                 dq_.data<T>() + s.q_off, Dbuf.data<T>(), s, scale, tile_rows);
     const int64_t dkv_rows = dkv_tile_rows<T>(s);
-    DASG_LAUNCH(attention_backward_dkv_kernel<T>,
+    DASG_LAUNCH(attention_backward_dkv_kernel<S>,
                 blocks_for_positions(s.B * s.H * ((s.T + kWarps - 1) / kWarps) * kWarps), kWarps * 32,
                 shared_bytes<T>(s, 2, dkv_rows), stream, q, k, v, len, lse_.data<T>(), du_.data<T>(),
                 (const T*)Dbuf.data<T>(), dk_.data<T>() + s.k_off, dv_.data<T>() + s.v_off, s, scale, dkv_rows);
