@@ -1,28 +1,30 @@
 // Packed, register-blocked f32 GEMM (GotoBLAS/BLIS scheme, written for this engine):
 //   C (M×N) = alpha · op(A) (M×K) · op(B) (K×N) + beta · C,   all row-major, beta = 0 never reads C.
 //
-// Blocking, outermost first (KC×NR and MC×KC are sized so that a B sliver stays in L1 and an A
-// block in a 512 KiB L2; the B panel, KC×NC, lives in L2/L3):
-//   for jc in N by NC:                       B panel  = op(B)[pc:pc+KC, jc:jc+NC], packed once,
-//     for pc in K by KC:                                 shared by all threads, as NR-column slivers
-//       pack the B panel (threads split the slivers)      [KC × NR] each (row p of a sliver contiguous)
-//       for ic in M by MC (threads split the blocks):   A block = op(A)[ic:ic+MC, pc:pc+KC], packed by
-//         pack the A block into this thread's buffer     its thread as MR-row slivers [KC × MR]
-//         for jr in the panel by NR:  for ir in the block by MR:
-//           micro-kernel: an MR×NR tile of C in registers, KC rank-1 updates
-//             acc[i][v] += broadcast(a[p][i]) · b[p][v·W .. v·W+W)      (W lanes a packet, FMA)
-//           then C_tile = alpha·acc + beta_k·C_tile, beta_k = beta on the first K block, 1 after
+// Blocking, outermost first (a B sliver KC×NR stays in L1, a unit's A block MC×KC in a 512 KiB L2,
+// the panels in L2/L3):
+//   for jc in N by NC:  for pc in K by KC:  for ic in M by MP:
+//     pack the panels, threads sharing the slivers:
+//       A panel op(A)[ic:ic+MP, pc:pc+KC] as MR-row slivers [KC × MR] (row p of a sliver contiguous)
+//       B panel op(B)[pc:pc+KC, jc:jc+NC] as NR-column slivers [KC × NR] (once per jc, pc)
+//     for each unit, an MC×NU block of C (threads take units dynamically):
+//       for jr in the unit by NR:  for ir in the unit by MR:
+//         micro-kernel: an MR×NR tile of C in registers, KC rank-1 updates
+//           acc[i][v] += broadcast(op(A)[i][p]) · b[p][v·W .. v·W+W)    (W lanes a packet, FMA)
+//         then C_tile = alpha·acc + beta_k·C_tile, beta_k = beta on the first K block, 1 after
 // The transpose flags are handled while packing (op(X)[r][c] read through two strides), so the
-// micro-kernel sees one layout. Packing pads past M, N with zeros; a tile on the edge goes through a
-// small buffer and a scalar store of its valid part.
+// micro-kernel sees one B layout. op(A) = A (ta = 0) has rows contiguous in k already: its whole
+// slivers are read in place (packing them cost 5–15% at N = 256), only a last partial one is
+// packed. Packing pads past M, N with zeros; a tile on the edge goes through a small buffer and a
+// scalar store of its valid part.
 //
 // Micro-kernels, one template over Eigen's packets (GemmKernel): scalar 4×4 (P = float), AVX2+FMA
 // 6×16 (Packet8f, 12 ymm accumulators), AVX-512 6×32 (Packet16f). Which exist is decided when
 // compiling: the build uses -march=native, so the whole binary (Eigen included) targets the build
 // machine and a runtime check here would not make it portable; a build on a machine without AVX2
-// gets the scalar kernel. Threads: one OpenMP region per product, `omp for` over B slivers and M
-// blocks (their implicit barriers order packing and use). The packing buffers are thread_local,
-// grown on demand (see scratch); they carry no values from one call to the next.
+// gets the scalar kernel. Threads: one OpenMP region per product, `omp for` over slivers, then over
+// units (their implicit barriers order packing and use). The packing buffers are the calling
+// thread's, thread_local, grown on demand (see scratch); they carry no values from one call to the next.
 #include "engine/kernels/gemm_packed_cpu.hpp"
 
 #include <Eigen/Core>
@@ -33,14 +35,16 @@ namespace dasg::kernels {
 
 namespace {
 
-constexpr int64_t kKC = 256;   // depth of a block: the model's K = 256 in one step
-constexpr int64_t kMC = 144;   // rows of an A block (rounded to whole slivers, split evenly)
+constexpr int64_t kKC = 256;   // depth of the panels: the model's K = 256 in one step
+constexpr int64_t kMC = 144;   // rows of a unit's A block, at most (whole slivers, split evenly)
+constexpr int64_t kNU = 256;   // columns of a unit, at most
 constexpr int64_t kNC = 2048;  // columns of a B panel
+constexpr int64_t kMP = 4096;  // rows of an A panel
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
-// A packing buffer of at least n floats, one per thread and role (0: A block, 1: B panel), aligned
+// A packing buffer of at least n floats, one per thread and role (0: A panel, 1: B panel), aligned
 // for the widest packet. Kept for the thread's life so steady-state GEMMs allocate nothing.
 float* scratch(int role, int64_t n) {
   thread_local std::vector<float, Eigen::aligned_allocator<float>> buffers[2];
@@ -49,30 +53,49 @@ float* scratch(int role, int64_t n) {
   return buf.data();
 }
 
-// op(X) as a strided view: op(X)[r][c] = x[r·rs + c·cs].
+// A matrix as a strided view: X[r][c] = x[r·rs + c·cs].
 struct View {
   const float* x;
   int64_t rs, cs;
-  float at(int64_t r, int64_t c) const { return x[r * rs + c * cs]; }
 };
 
-// out[p·MR + i] = op(A)[i0 + i][p0 + p] for p < kc, i < MR (zero for rows past `rows`).
-template <int MR>
-void pack_a_sliver(const View& A, int64_t i0, int64_t rows, int64_t p0, int64_t kc, float* out) {
-  for (int64_t p = 0; p < kc; ++p) {
-    float* o = out + p * MR;
-    for (int64_t i = 0; i < rows; ++i) o[i] = A.at(i0 + i, p0 + p);
-    for (int64_t i = rows; i < MR; ++i) o[i] = 0;
+// One sliver of a panel: out[p·R + r] = X[r0 + r][c0 + p] for p < kc, r < R, zero for r >= rows.
+// An A sliver is R = MR rows of op(A); a B sliver is R = NR rows of op(B)ᵀ. The loops walk the
+// source along its contiguous direction (rs = 1 or cs = 1; the views below have one or the other):
+// rs = 1, row p of the sliver is a copy; cs = 1, a transpose, in 8×8 blocks of packets where it can.
+template <int R>
+void pack_sliver(const View& X, int64_t r0, int64_t rows, int64_t c0, int64_t kc, float* out) {
+  using namespace Eigen::internal;
+  if (X.rs == 1) {
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* x = X.x + r0 + (c0 + p) * X.cs;
+      float* o = out + p * R;
+      if (rows == R) {
+        for (int r = 0; r < R; ++r) o[r] = x[r];
+      } else {
+        for (int64_t r = 0; r < R; ++r) o[r] = r < rows ? x[r] : 0.0f;
+      }
+    }
+    return;
   }
-}
-
-// out[p·NR + j] = op(B)[p0 + p][j0 + j] for p < kc, j < NR (zero for columns past `cols`).
-template <int NR>
-void pack_b_sliver(const View& B, int64_t p0, int64_t kc, int64_t j0, int64_t cols, float* out) {
-  for (int64_t p = 0; p < kc; ++p) {
-    float* o = out + p * NR;
-    for (int64_t j = 0; j < cols; ++j) o[j] = B.at(p0 + p, j0 + j);
-    for (int64_t j = cols; j < NR; ++j) o[j] = 0;
+  int64_t p0 = 0;  // columns done by the block transpose
+#if defined(EIGEN_VECTORIZE_AVX)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // Packet8f (__m256) as a template argument
+  if (R % 8 == 0 && rows == R) {
+    for (; p0 + 8 <= kc; p0 += 8)
+      for (int r = 0; r < R; r += 8) {
+        PacketBlock<Packet8f, 8> blk;
+        for (int k = 0; k < 8; ++k) blk.packet[k] = ploadu<Packet8f>(X.x + (r0 + r + k) * X.rs + c0 + p0);
+        ptranspose(blk);
+        for (int k = 0; k < 8; ++k) pstoreu(out + (p0 + k) * R + r, blk.packet[k]);
+      }
+  }
+#pragma GCC diagnostic pop
+#endif
+  for (int64_t r = 0; r < R; ++r) {
+    const float* x = X.x + (r0 + r) * X.rs + c0;
+    for (int64_t p = p0; p < kc; ++p) out[p * R + r] = r < rows ? x[p] : 0.0f;
   }
 }
 
@@ -94,25 +117,27 @@ struct FloatPacket<16> {
 };
 #endif
 
-// The micro-kernel: an MR × NR tile (NR = NV packets of W lanes) from packed slivers a [kc × MR]
-// and b [kc × NR]:  C[i][j] = alpha·Σ_p a[p·MR + i]·b[p·NR + j] + beta·C[i][j]  for i < mr, j < nr.
+// The micro-kernel: an MR × NR tile (NR = NV packets of W lanes) from an A sliver read through
+// strides (a packed one: ars = 1, aps = MR; rows of a row-major op(A) read in place: ars = lda,
+// aps = 1) and a packed B sliver b [kc × NR]:
+//   C[i][j] = alpha·Σ_p a[i·ars + p·aps]·b[p·NR + j] + beta·C[i][j]    for i < mr, j < nr.
 template <int W, int MR_, int NV>
 struct Tile {
   using P = typename FloatPacket<W>::type;
   static_assert(sizeof(P) == W * sizeof(float), "a packet of W floats");
   static constexpr int MR = MR_, NR = NV * W;
 
-  static void run(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mr, int64_t nr,
-                  float alpha, float beta) {
+  static void run(int64_t kc, const float* a, int64_t ars, int64_t aps, const float* b, float* c, int64_t ldc,
+                  int64_t mr, int64_t nr, float alpha, float beta) {
     using namespace Eigen::internal;
     P acc[MR][NV];
     for (int i = 0; i < MR; ++i)
       for (int v = 0; v < NV; ++v) acc[i][v] = pset1<P>(0.0f);
-    for (int64_t p = 0; p < kc; ++p, a += MR, b += NR) {
+    for (int64_t p = 0; p < kc; ++p, a += aps, b += NR) {
       P bv[NV];
       for (int v = 0; v < NV; ++v) bv[v] = pload<P>(b + v * W);
       for (int i = 0; i < MR; ++i) {
-        const P ai = pset1<P>(a[i]);
+        const P ai = pset1<P>(a[i * ars]);
         for (int v = 0; v < NV; ++v) acc[i][v] = pmadd(ai, bv[v], acc[i][v]);
       }
     }
@@ -144,41 +169,57 @@ void gemm_blocked(const GemmShape& s, const float* a, const float* b, float* c, 
                   int threads) {
   constexpr int MR = K::MR, NR = K::NR;
   const int64_t M = s.M, N = s.N, Kd = s.K;
-  const View A = s.ta ? View{a, 1, M} : View{a, Kd, 1};  // A stored K×M when ta, else M×K
-  const View B = s.tb ? View{b, 1, Kd} : View{b, N, 1};  // B stored N×K when tb, else K×N
+  const View A = s.ta ? View{a, 1, M} : View{a, Kd, 1};   // op(A): A stored K×M when ta, else M×K
+  const View Bt = s.tb ? View{b, Kd, 1} : View{b, 1, N};  // op(B)ᵀ: B stored N×K when tb, else K×N
   const int64_t kc_max = std::min(Kd, kKC);
   const int64_t nc_max = std::min(round_up(N, NR), round_up(kNC, NR));
-  // Threads: no more than there are slivers of rows, and one for a product under 64³ multiply-adds
-  // (a parallel region costs microseconds). M blocks: whole slivers, at most about kMC rows, their
-  // count a multiple of the threads.
-  if (M * N * Kd < 64 * 64 * 64) threads = 1;
-  threads = (int)std::max<int64_t>(1, std::min<int64_t>(threads, ceil_div(M, MR)));
-  const int64_t blocks = round_up(ceil_div(M, kMC), threads);
-  const int64_t mc = round_up(ceil_div(M, blocks), MR);
-  const int64_t nblocks = ceil_div(M, mc);
-  float* bp = scratch(1, kc_max * nc_max);  // the caller's buffer, shared by the team
+  const int64_t mp_max = std::min(round_up(M, MR), round_up(kMP, MR));
+  if (M * N * Kd < 64 * 64 * 64) threads = 1;  // a parallel region costs microseconds
+  // Units: mc rows (about kMC at most) × nu columns of C. With several threads, at least 4 units a
+  // thread, taken dynamically, so that a thread slowed down (a shared machine) delays the rest little.
+  const int64_t nu = std::min(nc_max, kNU);
+  int64_t units_m = ceil_div(mp_max, kMC);
+  if (threads > 1) units_m = std::max(units_m, ceil_div(4 * threads, ceil_div(nc_max, nu)));
+  const int64_t mc = round_up(ceil_div(mp_max, units_m), MR);
+  float* ap = scratch(0, mp_max * kc_max);  // the caller's buffers, shared by the team
+  float* bp = scratch(1, kc_max * nc_max);
 #pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    float* ap = scratch(0, mc * kc_max);  // this thread's own
-    for (int64_t jc = 0; jc < N; jc += nc_max) {
-      const int64_t nc = std::min(nc_max, N - jc);
-      for (int64_t pc = 0; pc < Kd; pc += kc_max) {
-        const int64_t kc = std::min(kc_max, Kd - pc);
-        const float beta_k = pc == 0 ? beta : 1.0f;
-        const int64_t slivers = ceil_div(nc, NR);
-#pragma omp for schedule(static)
-        for (int64_t q = 0; q < slivers; ++q)
-          pack_b_sliver<NR>(B, pc, kc, jc + q * NR, std::min<int64_t>(NR, nc - q * NR), bp + q * NR * kc);
-#pragma omp for schedule(static)
-        for (int64_t ib = 0; ib < nblocks; ++ib) {
-          const int64_t ic = ib * mc, m = std::min(mc, M - ic);
-          for (int64_t ir = 0; ir < m; ir += MR)
-            pack_a_sliver<MR>(A, ic + ir, std::min<int64_t>(MR, m - ir), pc, kc, ap + ir * kc);
-          for (int64_t jr = 0; jr < nc; jr += NR)
-            for (int64_t ir = 0; ir < m; ir += MR)
-              K::run(kc, ap + ir * kc, bp + jr * kc, c + (ic + ir) * N + jc + jr, N, std::min<int64_t>(MR, m - ir),
-                     std::min<int64_t>(NR, nc - jr), alpha, beta_k);
-        }  // the implicit barrier: every tile is done before the panel is packed again
+  for (int64_t jc = 0; jc < N; jc += nc_max) {
+    const int64_t nc = std::min(nc_max, N - jc), b_slivers = ceil_div(nc, NR);
+    for (int64_t pc = 0; pc < Kd; pc += kc_max) {
+      const int64_t kc = std::min(kc_max, Kd - pc);
+      const float beta_k = pc == 0 ? beta : 1.0f;
+      for (int64_t ic = 0; ic < M; ic += mp_max) {
+        // A sliver q (rows ic + q·MR ...) is read in place when op(A) = A (rows contiguous) and it is
+        // whole; the others are packed, sliver q at ap + (q − first_packed)·MR·kc.
+        const int64_t mp = std::min(mp_max, M - ic), a_slivers = ceil_div(mp, MR);
+        const int64_t first_packed = s.ta ? 0 : mp / MR, a_packs = a_slivers - first_packed;
+        const int64_t packs = a_packs + (ic == 0 ? b_slivers : 0);  // the B panel with the first A one
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t q = 0; q < packs; ++q) {
+          if (q < a_packs) {
+            const int64_t i = (first_packed + q) * MR;
+            pack_sliver<MR>(A, ic + i, std::min<int64_t>(MR, mp - i), pc, kc, ap + q * MR * kc);
+          } else {
+            const int64_t j = (q - a_packs) * NR;
+            pack_sliver<NR>(Bt, jc + j, std::min<int64_t>(NR, nc - j), pc, kc, bp + j * kc);
+          }
+        }  // implicit barrier: the panels are whole before any tile reads them
+        const int64_t um = ceil_div(mp, mc), un = ceil_div(nc, nu);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t u = 0; u < um * un; ++u) {
+          const int64_t i0 = (u / un) * mc, i1 = std::min(i0 + mc, mp);
+          const int64_t j0 = (u % un) * nu, j1 = std::min(j0 + nu, nc);
+          for (int64_t jr = j0; jr < j1; jr += NR)
+            for (int64_t ir = i0; ir < i1; ir += MR) {
+              const int64_t q = ir / MR, mr = std::min<int64_t>(MR, mp - ir), nr = std::min<int64_t>(NR, nc - jr);
+              float* ct = c + (ic + ir) * N + jc + jr;
+              if (q < first_packed)
+                K::run(kc, a + (ic + ir) * Kd + pc, Kd, 1, bp + jr * kc, ct, N, mr, nr, alpha, beta_k);
+              else
+                K::run(kc, ap + (q - first_packed) * MR * kc, 1, MR, bp + jr * kc, ct, N, mr, nr, alpha, beta_k);
+            }
+        }  // implicit barrier: every tile is done before the panels are packed again
       }
     }
   }
