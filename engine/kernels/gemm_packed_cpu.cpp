@@ -246,7 +246,15 @@ std::vector<GemmKernel> gemm_kernels_compiled() {
   return ks;
 }
 
-GemmKernel gemm_kernel_widest() { return gemm_kernels_compiled().back(); }
+GemmKernel gemm_kernel_widest() {
+#if defined(EIGEN_VECTORIZE_AVX512)
+  return GemmKernel::avx512;
+#elif defined(EIGEN_VECTORIZE_AVX2) && defined(EIGEN_VECTORIZE_FMA)
+  return GemmKernel::avx2;
+#else
+  return GemmKernel::scalar;
+#endif
+}
 
 const char* gemm_kernel_name(GemmKernel k) {
   switch (k) {
