@@ -90,8 +90,8 @@ TEST_SUITE("ops") {
   }
 
   TEST_CASE("ops: packed f32 GEMM matches a double loop, every kernel, flag pair, edge size and thread count") {
-    // Sizes off every multiple of MR (4, 6), NR (4, 16, 32), KC (256), MC (144), NC (2048), MP (4096):
-    // 600 = 2·KC + 88 deep, 300 rows = 3 M blocks, 2100 columns = 2 B panels, 4200 rows = 2 A panels;
+    // Sizes off every multiple of MR (4, 6), NR (4, 16, 32), KC (256), MC (144) and NC (2048):
+    // 600 = 2·KC + 88 deep, 300 rows = 3 M blocks, 2100 columns = 2 B panels, 4200 rows;
     // all but the smallest (under 64³ multiply-adds) are threaded when given 2 threads.
     const std::vector<std::array<int64_t, 3>> sizes = {{1, 1, 1},    {5, 17, 63},  {17, 5, 257}, {63, 257, 5},
                                                        {257, 63, 17}, {1, 257, 300}, {130, 33, 600}, {300, 40, 33},

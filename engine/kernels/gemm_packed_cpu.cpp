@@ -1,13 +1,14 @@
 // Packed, register-blocked f32 GEMM (GotoBLAS/BLIS scheme, written for this engine):
 //   C (M×N) = alpha · op(A) (M×K) · op(B) (K×N) + beta · C,   all row-major, beta = 0 never reads C.
 //
-// Blocking, outermost first (a B sliver KC×NR stays in L1, a unit's A block MC×KC in a 512 KiB L2,
-// the panels in L2/L3):
-//   for jc in N by NC:  for pc in K by KC:  for ic in M by MP:
-//     pack the panels, threads sharing the slivers:
-//       A panel op(A)[ic:ic+MP, pc:pc+KC] as MR-row slivers [KC × MR] (row p of a sliver contiguous)
-//       B panel op(B)[pc:pc+KC, jc:jc+NC] as NR-column slivers [KC × NR] (once per jc, pc)
-//     for each unit, an MC×NU block of C (threads take units dynamically):
+// Blocking, outermost first (a B sliver KC×NR stays in L1, an A block MC×KC in a 512 KiB L2, the
+// B panel in L2/L3):
+//   for jc in N by NC:  for pc in K by KC:
+//     pack the B panel op(B)[pc:pc+KC, jc:jc+NC] as NR-column slivers [KC × NR] (row p of a
+//       sliver contiguous), the threads sharing the slivers
+//     for each unit, an MC×NU block of C (the threads take units dynamically):
+//       its A block op(A)[i0:i0+MC, pc:pc+KC] as MR-row slivers [KC × MR], packed by the unit's
+//         thread, or read in place (below)
 //       for jr in the unit by NR:  for ir in the unit by MR:
 //         micro-kernel: an MR×NR tile of C in registers, KC rank-1 updates
 //           acc[i][v] += broadcast(op(A)[i][p]) · b[p][v·W .. v·W+W)    (W lanes a packet, FMA)
@@ -22,9 +23,10 @@
 // 6×16 (Packet8f, 12 ymm accumulators), AVX-512 6×32 (Packet16f). Which exist is decided when
 // compiling: the build uses -march=native, so the whole binary (Eigen included) targets the build
 // machine and a runtime check here would not make it portable; a build on a machine without AVX2
-// gets the scalar kernel. Threads: one OpenMP region per product, `omp for` over slivers, then over
-// units (their implicit barriers order packing and use). The packing buffers are the calling
-// thread's, thread_local, grown on demand (see scratch); they carry no values from one call to the next.
+// gets the scalar kernel. Threads: one OpenMP region per product, `omp for` over B slivers, then
+// over units (their implicit barriers order packing and use). The packing buffers (the B panel the
+// calling thread's, each A block its thread's) are thread_local, grown on demand (see scratch);
+// they carry no values from one call to the next.
 #include "engine/kernels/gemm_packed_cpu.hpp"
 
 #include <Eigen/Core>
@@ -37,14 +39,13 @@ namespace {
 
 constexpr int64_t kKC = 256;   // depth of the panels: the model's K = 256 in one step
 constexpr int64_t kMC = 144;   // rows of a unit's A block, at most (whole slivers, split evenly)
-constexpr int64_t kNU = 256;   // columns of a unit, at most
+constexpr int64_t kNU = 256;   // columns of a unit, at most (op(A) = A; else the whole panel)
 constexpr int64_t kNC = 2048;  // columns of a B panel
-constexpr int64_t kMP = 4096;  // rows of an A panel
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
-// A packing buffer of at least n floats, one per thread and role (0: A panel, 1: B panel), aligned
+// A packing buffer of at least n floats, one per thread and role (0: A block, 1: B panel), aligned
 // for the widest packet. Kept for the thread's life so steady-state GEMMs allocate nothing.
 float* scratch(int role, int64_t n) {
   thread_local std::vector<float, Eigen::aligned_allocator<float>> buffers[2];
@@ -173,53 +174,47 @@ void gemm_blocked(const GemmShape& s, const float* a, const float* b, float* c, 
   const View Bt = s.tb ? View{b, Kd, 1} : View{b, 1, N};  // op(B)ᵀ: B stored N×K when tb, else K×N
   const int64_t kc_max = std::min(Kd, kKC);
   const int64_t nc_max = std::min(round_up(N, NR), round_up(kNC, NR));
-  const int64_t mp_max = std::min(round_up(M, MR), round_up(kMP, MR));
   if (M * N * Kd < 64 * 64 * 64) threads = 1;  // a parallel region costs microseconds
   // Units: mc rows (about kMC at most) × nu columns of C. With several threads, at least 4 units a
   // thread, taken dynamically, so that a thread slowed down (a shared machine) delays the rest little.
-  const int64_t nu = std::min(nc_max, kNU);
-  int64_t units_m = ceil_div(mp_max, kMC);
+  // A unit's thread packs its A block itself (when op(A) = Aᵀ), so such a unit spans the panel.
+  const int64_t nu = s.ta ? nc_max : std::min(nc_max, kNU);
+  int64_t units_m = ceil_div(M, kMC);
   if (threads > 1) units_m = std::max(units_m, ceil_div(4 * threads, ceil_div(nc_max, nu)));
-  const int64_t mc = round_up(ceil_div(mp_max, units_m), MR);
-  float* ap = scratch(0, mp_max * kc_max);  // the caller's buffers, shared by the team
-  float* bp = scratch(1, kc_max * nc_max);
+  const int64_t mc = round_up(ceil_div(M, units_m), MR);
+  float* bp = scratch(1, kc_max * nc_max);  // the caller's B panel, shared by the team
 #pragma omp parallel num_threads(threads) if (threads > 1)
-  for (int64_t jc = 0; jc < N; jc += nc_max) {
-    const int64_t nc = std::min(nc_max, N - jc), b_slivers = ceil_div(nc, NR);
-    for (int64_t pc = 0; pc < Kd; pc += kc_max) {
-      const int64_t kc = std::min(kc_max, Kd - pc);
-      const float beta_k = pc == 0 ? beta : 1.0f;
-      for (int64_t ic = 0; ic < M; ic += mp_max) {
-        // A sliver q (rows ic + q·MR ...) is read in place when op(A) = A (rows contiguous) and it is
-        // whole; the others are packed, sliver q at ap + (q − first_packed)·MR·kc.
-        const int64_t mp = std::min(mp_max, M - ic), a_slivers = ceil_div(mp, MR);
-        const int64_t first_packed = s.ta ? 0 : mp / MR, a_packs = a_slivers - first_packed;
-        const int64_t packs = a_packs + (ic == 0 ? b_slivers : 0);  // the B panel with the first A one
+  {
+    float* ap = scratch(0, mc * kc_max);  // this thread's A block
+    for (int64_t jc = 0; jc < N; jc += nc_max) {
+      const int64_t nc = std::min(nc_max, N - jc);
+      for (int64_t pc = 0; pc < Kd; pc += kc_max) {
+        const int64_t kc = std::min(kc_max, Kd - pc);
+        const float beta_k = pc == 0 ? beta : 1.0f;
+        const int64_t b_slivers = ceil_div(nc, NR);
 #pragma omp for schedule(dynamic, 4)
-        for (int64_t q = 0; q < packs; ++q) {
-          if (q < a_packs) {
-            const int64_t i = (first_packed + q) * MR;
-            pack_sliver<MR>(A, ic + i, std::min<int64_t>(MR, mp - i), pc, kc, ap + q * MR * kc);
-          } else {
-            const int64_t j = (q - a_packs) * NR;
-            pack_sliver<NR>(Bt, jc + j, std::min<int64_t>(NR, nc - j), pc, kc, bp + j * kc);
-          }
-        }  // implicit barrier: the panels are whole before any tile reads them
-        const int64_t um = ceil_div(mp, mc), un = ceil_div(nc, nu);
+        for (int64_t q = 0; q < b_slivers; ++q)
+          pack_sliver<NR>(Bt, jc + q * NR, std::min<int64_t>(NR, nc - q * NR), pc, kc, bp + q * NR * kc);
+        // implicit barrier: the B panel is whole before any tile reads it
+        const int64_t um = ceil_div(M, mc), un = ceil_div(nc, nu);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t u = 0; u < um * un; ++u) {
-          const int64_t i0 = (u / un) * mc, i1 = std::min(i0 + mc, mp);
+          const int64_t i0 = (u / un) * mc, i1 = std::min(i0 + mc, M);
           const int64_t j0 = (u % un) * nu, j1 = std::min(j0 + nu, nc);
+          // A slivers: whole ones of op(A) = A are read in place; the others are packed at ap + (ir − i0)·kc.
+          const int64_t packed_from = s.ta ? i0 : std::max(i0, M / MR * MR);
+          for (int64_t ir = packed_from; ir < i1; ir += MR)
+            pack_sliver<MR>(A, ir, std::min<int64_t>(MR, M - ir), pc, kc, ap + (ir - i0) * kc);
           for (int64_t jr = j0; jr < j1; jr += NR)
             for (int64_t ir = i0; ir < i1; ir += MR) {
-              const int64_t q = ir / MR, mr = std::min<int64_t>(MR, mp - ir), nr = std::min<int64_t>(NR, nc - jr);
-              float* ct = c + (ic + ir) * N + jc + jr;
-              if (q < first_packed)
-                K::run(kc, a + (ic + ir) * Kd + pc, Kd, 1, bp + jr * kc, ct, N, mr, nr, alpha, beta_k);
+              const int64_t mr = std::min<int64_t>(MR, M - ir), nr = std::min<int64_t>(NR, nc - jr);
+              float* ct = c + ir * N + jc + jr;
+              if (ir < packed_from)
+                K::run(kc, a + ir * Kd + pc, Kd, 1, bp + jr * kc, ct, N, mr, nr, alpha, beta_k);
               else
-                K::run(kc, ap + (q - first_packed) * MR * kc, 1, MR, bp + jr * kc, ct, N, mr, nr, alpha, beta_k);
+                K::run(kc, ap + (ir - i0) * kc, 1, MR, bp + jr * kc, ct, N, mr, nr, alpha, beta_k);
             }
-        }  // implicit barrier: every tile is done before the panels are packed again
+        }  // implicit barrier: every tile is done before the panel is packed again
       }
     }
   }
