@@ -4,7 +4,8 @@
 //    the packed GEMM included) against Eigen on preallocated matrices, best of several repetitions.
 // 2. The model's shapes (linear layers at batch 8 × 256 tokens = 2048 rows, and expert GEMMs):
 //    fwd  y = x·Wᵀ   [2048×256]·[N×256]ᵀ      dx = dy·W  [2048×N]·[N×256]
-//    dW = dyᵀ·x      [2048×N]ᵀ·[2048×256]     (N = 768, 1024, 512, 256), then expert rows.
+//    dW = dyᵀ·x      [2048×N]ᵀ·[2048×256]     (N = 768, 1024, 512, 256: layers out of D = 256),
+//    the same three for layers into D = 256 from n = 1024, 512, then expert rows.
 //    Plain Eigen (the previous f32 path) against the packed GEMM with each compiled SIMD
 //    micro-kernel, on the same preallocated operands, the variants alternating within each of R
 //    repetitions (default 15, after a warm-up); the median of each is printed, so a machine whose
@@ -70,6 +71,11 @@ static void model_shapes(int reps) {
     shapes.push_back({"fwd", 2048, n, 256, false, true});
     shapes.push_back({"dx", 2048, 256, n, false, false});
     shapes.push_back({"dW", n, 256, 2048, true, false});
+  }
+  for (int64_t n : {1024, 512}) {  // layers into D = 256 from n (dense fc2, experts' last layer)
+    shapes.push_back({"fwd", 2048, 256, n, false, true});
+    shapes.push_back({"dx", 2048, n, 256, false, false});
+    shapes.push_back({"dW", 256, n, 2048, true, false});
   }
   for (int64_t rows : {128, 512, 1024}) {  // one expert's fc1 (256 -> 512) and fc2 (512 -> 256)
     shapes.push_back({"exp fc1", rows, 512, 256, false, true});

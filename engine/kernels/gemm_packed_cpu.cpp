@@ -39,7 +39,7 @@ namespace {
 
 constexpr int64_t kKC = 256;   // depth of the panels: the model's K = 256 in one step
 constexpr int64_t kMC = 144;   // rows of a unit's A block, at most (whole slivers, split evenly)
-constexpr int64_t kNU = 256;   // columns of a unit, at most (op(A) = A; else the whole panel)
+constexpr int64_t kNU = 256;   // columns of a unit, at most
 constexpr int64_t kNC = 2048;  // columns of a B panel
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -177,8 +177,7 @@ void gemm_blocked(const GemmShape& s, const float* a, const float* b, float* c, 
   if (M * N * Kd < 64 * 64 * 64) threads = 1;  // a parallel region costs microseconds
   // Units: mc rows (about kMC at most) × nu columns of C. With several threads, at least 4 units a
   // thread, taken dynamically, so that a thread slowed down (a shared machine) delays the rest little.
-  // A unit's thread packs its A block itself (when op(A) = Aᵀ), so such a unit spans the panel.
-  const int64_t nu = s.ta ? nc_max : std::min(nc_max, kNU);
+  const int64_t nu = std::min(nc_max, kNU);
   int64_t units_m = ceil_div(M, kMC);
   if (threads > 1) units_m = std::max(units_m, ceil_div(4 * threads, ceil_div(nc_max, nu)));
   const int64_t mc = round_up(ceil_div(M, units_m), MR);
@@ -186,12 +185,14 @@ void gemm_blocked(const GemmShape& s, const float* a, const float* b, float* c, 
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     float* ap = scratch(0, mc * kc_max);  // this thread's A block
+    int64_t ap_rows = -1;                 // the first row of the block ap holds for this pc (-1: none)
     for (int64_t jc = 0; jc < N; jc += nc_max) {
       const int64_t nc = std::min(nc_max, N - jc);
       for (int64_t pc = 0; pc < Kd; pc += kc_max) {
         const int64_t kc = std::min(kc_max, Kd - pc);
         const float beta_k = pc == 0 ? beta : 1.0f;
         const int64_t b_slivers = ceil_div(nc, NR);
+        ap_rows = -1;
 #pragma omp for schedule(dynamic, 4)
         for (int64_t q = 0; q < b_slivers; ++q)
           pack_sliver<NR>(Bt, jc + q * NR, std::min<int64_t>(NR, nc - q * NR), pc, kc, bp + q * NR * kc);
@@ -201,10 +202,14 @@ void gemm_blocked(const GemmShape& s, const float* a, const float* b, float* c, 
         for (int64_t u = 0; u < um * un; ++u) {
           const int64_t i0 = (u / un) * mc, i1 = std::min(i0 + mc, M);
           const int64_t j0 = (u % un) * nu, j1 = std::min(j0 + nu, nc);
-          // A slivers: whole ones of op(A) = A are read in place; the others are packed at ap + (ir − i0)·kc.
+          // A slivers: whole ones of op(A) = A are read in place; the others are packed at ap + (ir − i0)·kc
+          // (kept while this thread's next unit is in the same rows).
           const int64_t packed_from = s.ta ? i0 : std::max(i0, M / MR * MR);
-          for (int64_t ir = packed_from; ir < i1; ir += MR)
-            pack_sliver<MR>(A, ir, std::min<int64_t>(MR, M - ir), pc, kc, ap + (ir - i0) * kc);
+          if (ap_rows != i0) {
+            for (int64_t ir = packed_from; ir < i1; ir += MR)
+              pack_sliver<MR>(A, ir, std::min<int64_t>(MR, M - ir), pc, kc, ap + (ir - i0) * kc);
+            ap_rows = i0;
+          }
           for (int64_t jr = j0; jr < j1; jr += NR)
             for (int64_t ir = i0; ir < i1; ir += MR) {
               const int64_t mr = std::min<int64_t>(MR, M - ir), nr = std::min<int64_t>(NR, nc - jr);
