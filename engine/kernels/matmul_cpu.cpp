@@ -1,12 +1,13 @@
 // gemm on the CPU, over the tensors' storage (row-major, no copies in or out):
 //   C[b] (M×N) = alpha · op(A[b]) (M×K) · op(B[b]) (K×N) + beta · C[b]
-// f32: the packed GEMM of gemm_packed_cpu.cpp (its widest compiled micro-kernel), except products
-// with op(A) = Aᵀ and K ≥ 1024 (the weight gradients dW = dyᵀ·x over 2048 rows), where Eigen's was
-// faster at 2 threads (packed/Eigen 0.81–0.99 on the model's dW shapes; README, "Packed f32 GEMM");
-// f64 (gradient checks): Eigen maps. A single GEMM is threaded inside (num_threads()). A batch is
-// spread over threads, one whole GEMM per thread, when its GEMMs are small or when it splits
-// evenly: a threaded GEMM synchronises its threads at every block, which dominated the small
-// per-group and per-head products of GMHA (half the time of a T = 1K layer, `perf`, Eigen's GEMM).
+// f32: the packed GEMM of gemm_packed_cpu.cpp (its widest compiled micro-kernel), except threaded
+// products with op(A) = Aᵀ and K ≥ 1024 (the weight gradients dW = dyᵀ·x over 2048 rows): there
+// Eigen's was faster at 2 threads (packed/Eigen 0.89–0.99 on the model's dW shapes), while at 1
+// thread the packed one was (1.03–1.16; README, "Packed f32 GEMM"). f64 (gradient checks): Eigen.
+// A single GEMM is threaded inside (num_threads()). A batch is spread over threads, one whole GEMM
+// per thread, when its GEMMs are small or when it splits evenly: a threaded GEMM synchronises its
+// threads at every block, which dominated the small per-group and per-head products of GMHA (half
+// the time of a T = 1K layer, `perf`, Eigen's GEMM).
 #include <Eigen/Core>
 #include <type_traits>
 
@@ -27,7 +28,7 @@ using CMap = Eigen::Map<const RowMat<T>>;
 template <class T>
 static void gemm_one(const GemmShape& s, const T* a, const T* b, T* c, T alpha, T beta, int threads) {
   if constexpr (std::is_same_v<T, float>) {
-    if (!(s.ta && s.K >= 1024)) {
+    if (!(s.ta && s.K >= 1024 && threads > 1)) {
       gemm_packed_f32(s, a, b, c, alpha, beta, threads, gemm_kernel_widest());
       return;
     }
