@@ -1,8 +1,11 @@
 // Suite "ops": forward values against hand-computed references, and error paths.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 
+#include "engine/kernels/gemm_packed_cpu.hpp"
+#include "engine/parallel.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/matmul.hpp"
 #include "ops/reduce.hpp"
@@ -12,6 +15,45 @@ using namespace dasg;
 using test::check_close;
 
 static Tensor T64(std::vector<double> v, Shape s) { return Tensor::from_vector<double>(v, s); }
+
+// The packed f32 GEMM (engine/kernels/gemm_packed_cpu.cpp) against a double-accumulated loop.
+// Tolerance: f32 rounding of a K-term sum, 1e-6·√K·max|a|·max|b|·|alpha| + 1e-6·|beta·c| (entries
+// are uniform in [-1, 1), so the products' scale is 1).
+namespace {
+struct GemmCase {
+  int64_t M, N, K;
+  bool ta, tb;
+};
+
+std::vector<float> uniform(int64_t n, Generator& g) { return Tensor::rand({n}, g, -1, 1).to_vector<float>(); }
+
+// op(A)·op(B) in double, A stored M×K (K×M when ta), B stored K×N (N×K when tb).
+std::vector<double> product64(const GemmCase& g, const float* a, const float* b) {
+  std::vector<double> out((size_t)(g.M * g.N));
+  for (int64_t i = 0; i < g.M; ++i)
+    for (int64_t j = 0; j < g.N; ++j) {
+      double acc = 0;
+      for (int64_t p = 0; p < g.K; ++p)
+        acc += (double)(g.ta ? a[p * g.M + i] : a[i * g.K + p]) * (double)(g.tb ? b[j * g.K + p] : b[p * g.N + j]);
+      out[(size_t)(i * g.N + j)] = acc;
+    }
+  return out;
+}
+
+// CHECKs got = alpha·ab + beta·c0 (beta 0: c0 not used) within the tolerance above.
+void check_gemm(const std::vector<float>& got, const std::vector<double>& ab, const std::vector<float>& c0,
+                int64_t K, float alpha, float beta) {
+  REQUIRE(got.size() == ab.size());
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double cterm = beta == 0 ? 0.0 : (double)beta * c0[i];
+    const double want = alpha * ab[i] + cterm;
+    const double tol = 1e-6 * std::sqrt((double)K) * std::fabs(alpha) + 1e-6 * std::fabs(cterm);
+    worst = std::max(worst, std::isfinite(got[i]) ? std::fabs(got[i] - want) / tol : 1e30);
+  }
+  CHECK(worst <= 1.0);  // worst error as a fraction of its tolerance
+}
+}  // namespace
 
 TEST_SUITE("ops") {
   TEST_CASE("ops: matmul values, all transpose flags") {
@@ -45,6 +87,65 @@ TEST_SUITE("ops") {
     auto c32 = matmul(a, b).to_vector<float>();
     auto c64 = matmul(a.to(DType::f64), b.to(DType::f64)).to_vector<double>();
     for (size_t i = 0; i < c32.size(); ++i) CHECK(c32[i] == doctest::Approx(c64[i]).epsilon(1e-5));
+  }
+
+  TEST_CASE("ops: packed f32 GEMM matches a double loop, every kernel, flag pair, edge size and thread count") {
+    // Sizes off every multiple of MR (4, 6), NR (4, 16, 32), KC (256), MC (144) and NC (2048):
+    // 600 = 2·KC + 88 deep, 300 rows = 3 M blocks, 2100 columns = 2 B panels, 4200 rows;
+    // all but the smallest (under 64³ multiply-adds) are threaded when given 2 threads.
+    const std::vector<std::array<int64_t, 3>> sizes = {{1, 1, 1},    {5, 17, 63},  {17, 5, 257}, {63, 257, 5},
+                                                       {257, 63, 17}, {1, 257, 300}, {130, 33, 600}, {300, 40, 33},
+                                                       {7, 2100, 20}, {4200, 20, 20}};
+    const std::vector<std::pair<float, float>> alpha_beta = {{1, 0}, {-0.5f, 1}, {2, -1.5f}};
+    Generator gen(13);
+    for (auto [M, N, K] : sizes)
+      for (int flags = 0; flags < 4; ++flags) {
+        const GemmCase g{M, N, K, (flags & 1) != 0, (flags & 2) != 0};
+        const std::vector<float> a = uniform(M * K, gen), b = uniform(K * N, gen), c0 = uniform(M * N, gen);
+        const std::vector<double> ab = product64(g, a.data(), b.data());
+        kernels::GemmShape s{1, M, N, K, g.ta, g.tb, 0, 0, 0};
+        for (kernels::GemmKernel k : kernels::gemm_kernels_compiled())
+          for (int threads : {1, 2})
+            for (auto [alpha, beta] : alpha_beta) {
+              INFO(kernels::gemm_kernel_name(k) << ", " << threads << " threads, M=" << M << " N=" << N << " K=" << K
+                                                << " ta=" << g.ta << " tb=" << g.tb << " alpha=" << alpha
+                                                << " beta=" << beta);
+              // beta = 0 must not read C: it starts as NaN then.
+              std::vector<float> c = beta == 0 ? std::vector<float>(c0.size(), NAN) : c0;
+              kernels::gemm_packed_f32(s, a.data(), b.data(), c.data(), alpha, beta, threads, k);
+              check_gemm(c, ab, c0, K, alpha, beta);
+            }
+      }
+  }
+
+  TEST_CASE("ops: f32 GEMM kernel, batched with strides and a shared operand, at 1 and 2 threads") {
+    // Through kernels::gemm (the f32 path matmul takes): batch entries placed `gap` elements apart,
+    // B shared (stride 0); batch 3 at 2 threads runs its GEMMs one after the other, each threaded,
+    // and batch 8 spreads whole GEMMs over the threads.
+    const int before = num_threads();
+    Generator gen(14);
+    for (int threads : {1, 2})
+      for (int64_t batch : {3, 8})
+        for (int flags = 0; flags < 4; ++flags) {
+          set_num_threads(threads);
+          const GemmCase g{65, 70, 67, (flags & 1) != 0, (flags & 2) != 0};
+          const int64_t gap = 5, sa = g.M * g.K + gap, sc = g.M * g.N + gap;
+          kernels::GemmShape s{batch, g.M, g.N, g.K, g.ta, g.tb, sa, 0, sc};
+          const std::vector<float> a = uniform(batch * sa, gen), b = uniform(g.K * g.N, gen);
+          const std::vector<float> c0 = uniform(batch * sc, gen);
+          Tensor A = Tensor::from_vector<float>(a, {batch * sa}), B = Tensor::from_vector<float>(b, {g.K * g.N});
+          Tensor C = Tensor::from_vector<float>(c0, {batch * sc});
+          kernels::gemm(s, A, B, C, 0.75, -1);
+          const std::vector<float> c = C.to_vector<float>();
+          for (int64_t i = 0; i < batch; ++i) {
+            INFO(threads << " threads, batch " << batch << ", entry " << i << ", ta=" << g.ta << " tb=" << g.tb);
+            const std::vector<float> got(c.begin() + i * sc, c.begin() + i * sc + g.M * g.N);
+            const std::vector<float> c0_i(c0.begin() + i * sc, c0.begin() + i * sc + g.M * g.N);
+            check_gemm(got, product64(g, a.data() + i * sa, b.data()), c0_i, g.K, 0.75f, -1);
+            if (i + 1 < batch) CHECK(c[(size_t)(i * sc + g.M * g.N)] == c0[(size_t)(i * sc + g.M * g.N)]);  // gap kept
+          }
+        }
+    set_num_threads(before);
   }
 
   TEST_CASE("ops: broadcasting add/sub/mul/div") {

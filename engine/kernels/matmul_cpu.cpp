@@ -1,11 +1,17 @@
-// gemm on the CPU: Eigen maps over the tensors' storage (row-major, no copies in or out).
+// gemm on the CPU, over the tensors' storage (row-major, no copies in or out):
 //   C[b] (M×N) = alpha · op(A[b]) (M×K) · op(B[b]) (K×N) + beta · C[b]
-// A single GEMM uses Eigen's own threading. A batch is spread over threads, one whole GEMM per
-// thread (Eigen runs serially inside a parallel region), when its GEMMs are small or when it
-// splits evenly: Eigen's threaded GEMM synchronises its threads by spinning, which dominated the
-// small per-group and per-head products of GMHA (half the time of a T = 1K layer, `perf`).
+// f32: the packed GEMM of gemm_packed_cpu.cpp (its widest compiled micro-kernel), except threaded
+// products with op(A) = Aᵀ and K ≥ 1024 (the weight gradients dW = dyᵀ·x over 2048 rows): there
+// Eigen's was faster at 2 threads (packed/Eigen 0.89–0.99 on the model's dW shapes), while at 1
+// thread the packed one was (1.03–1.16; README, "Packed f32 GEMM"). f64 (gradient checks): Eigen.
+// A single GEMM is threaded inside (num_threads()). A batch is spread over threads, one whole GEMM
+// per thread, when its GEMMs are small or when it splits evenly: a threaded GEMM synchronises its
+// threads at every block, which dominated the small per-group and per-head products of GMHA (half
+// the time of a T = 1K layer, `perf`, Eigen's GEMM).
 #include <Eigen/Core>
+#include <type_traits>
 
+#include "engine/kernels/gemm_packed_cpu.hpp"
 #include "engine/kernels/matmul.hpp"
 #include "engine/parallel.hpp"
 
@@ -18,8 +24,15 @@ using Map = Eigen::Map<RowMat<T>>;
 template <class T>
 using CMap = Eigen::Map<const RowMat<T>>;
 
+// One product on `threads` threads (1 inside a parallel region; Eigen then runs serially too).
 template <class T>
-static void gemm_one(const GemmShape& s, const T* a, const T* b, T* c, T alpha, T beta) {
+static void gemm_one(const GemmShape& s, const T* a, const T* b, T* c, T alpha, T beta, int threads) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (!(s.ta && s.K >= 1024 && threads > 1)) {
+      gemm_packed_f32(s, a, b, c, alpha, beta, threads, gemm_kernel_widest());
+      return;
+    }
+  }
   // Stored shapes: A is M×K (or K×M when ta), B is K×N (or N×K when tb).
   CMap<T> A(a, s.ta ? s.K : s.M, s.ta ? s.M : s.K);
   CMap<T> B(b, s.tb ? s.N : s.K, s.tb ? s.K : s.N);
@@ -48,16 +61,21 @@ void gemm_cpu(const GemmShape& s, const Tensor& A, const Tensor& B, Tensor& C, d
       for (int64_t i = 0; i < s.batch * s.M * s.N; ++i) c[i] = beta == 0 ? T(0) : T(beta) * c[i];
       return;
     }
+    const int threads = num_threads();
     if (s.batch == 1) {
-      gemm_one<T>(s, a, b, c, (T)alpha, (T)beta);
+      gemm_one<T>(s, a, b, c, (T)alpha, (T)beta, threads);
       return;
     }
-    const int64_t threads = num_threads();
     const bool over_batch =
         s.M * s.N * s.K < 64 * 64 * 64 || s.batch % threads == 0 || s.batch >= 4 * threads;
-#pragma omp parallel for schedule(static) if (over_batch)
-    for (int64_t i = 0; i < s.batch; ++i)
-      gemm_one<T>(s, a + i * s.stride_a, b + i * s.stride_b, c + i * s.stride_c, (T)alpha, (T)beta);
+    if (over_batch) {
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < s.batch; ++i)
+        gemm_one<T>(s, a + i * s.stride_a, b + i * s.stride_b, c + i * s.stride_c, (T)alpha, (T)beta, 1);
+    } else {
+      for (int64_t i = 0; i < s.batch; ++i)
+        gemm_one<T>(s, a + i * s.stride_a, b + i * s.stride_b, c + i * s.stride_c, (T)alpha, (T)beta, threads);
+    }
   });
 }
 
