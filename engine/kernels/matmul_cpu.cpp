@@ -1,6 +1,7 @@
 // gemm on the CPU, over the tensors' storage (row-major, no copies in or out):
 //   C[b] (M×N) = alpha · op(A[b]) (M×K) · op(B[b]) (K×N) + beta · C[b]
-// f32: the packed GEMM of gemm_packed_cpu.cpp (its widest compiled micro-kernel), except threaded
+// f32: the packed GEMM of gemm_packed_cpu.cpp (its widest compiled micro-kernel, when it is a SIMD
+// one; a scalar-only build stays on Eigen), except threaded
 // products with op(A) = Aᵀ and K ≥ 1024 (the weight gradients dW = dyᵀ·x over 2048 rows): there
 // Eigen's was faster at 2 threads (packed/Eigen 0.89–0.99 on the model's dW shapes), while at 1
 // thread the packed one was (1.03–1.16; README, "Packed f32 GEMM"). f64 (gradient checks): Eigen.
@@ -28,7 +29,10 @@ using CMap = Eigen::Map<const RowMat<T>>;
 template <class T>
 static void gemm_one(const GemmShape& s, const T* a, const T* b, T* c, T alpha, T beta, int threads) {
   if constexpr (std::is_same_v<T, float>) {
-    if (!(s.ta && s.K >= 1024 && threads > 1)) {
+    // A build without a SIMD micro-kernel (no AVX2+FMA: a sanitizer build, which drops
+    // -march=native, or an older CPU) keeps Eigen, whose SSE packets beat a scalar 4×4 tile.
+    static const bool simd = gemm_kernel_widest() != GemmKernel::scalar;
+    if (simd && !(s.ta && s.K >= 1024 && threads > 1)) {
       gemm_packed_f32(s, a, b, c, alpha, beta, threads, gemm_kernel_widest());
       return;
     }
