@@ -1,6 +1,7 @@
 // Suite "parity", mixed precision of the model on CUDA(0) (issue 18; the training comparison is in
 // tests/test_device_train.cpp): the FFN and expert activations are stored in bf16 — what their
-// graph holds per row is about half of f32's —, and cached decoding in bf16 gives the bf16 full
+// graph holds per row is about half of f32's, and the whole forward's holds less per token —, and
+// cached decoding in bf16 gives the bf16 full
 // forward's greedy tokens and logits. Runs on the emulator and natively (skipped without a GPU).
 #include <doctest/doctest.h>
 
@@ -58,6 +59,34 @@ TEST_SUITE("parity") {
     CHECK(deep16 == 864);
     CHECK(sh32 == 576);
     CHECK(sh16 == 352);
+  }
+
+  // The whole model's forward keeps less for its backward in bf16: per token (two batch sizes, so
+  // the bf16 copies of the weights cancel) what the graph holds — the FFN's and experts' hidden
+  // activations, their gathered rows and the attention's qkv in bf16, the residual stream, the
+  // LayerNorms, the attention's output and statistics, the router and the logits in f32.
+  TEST_CASE("parity: a bf16 forward's graph holds less per token than the f32 one") {
+    for (const char* ffn : {"dasg", "dense"}) {
+      INFO(ffn);
+      Model m(test::decode_config(ffn, "gmha", 2), 5, kGPU);
+      auto per_token = [&](DType precision) {
+        m.set_precision(precision);
+        Generator g(6);
+        auto held = [&](int64_t B) {
+          std::vector<int32_t> tok((size_t)(B * 16));
+          for (size_t i = 0; i < tok.size(); ++i) tok[i] = (int32_t)((7 * i + 3) % 32);
+          const Tensor tokens = Tensor::from_vector(tok, {B, 16}).to(kGPU);
+          const int64_t before = cuda::allocator_stats().in_use;
+          const ForwardResult r = m.forward(tokens, tokens, Tensor(), g);
+          CHECK(r.loss.requires_grad());
+          return cuda::allocator_stats().in_use - before;
+        };
+        return (double)(held(8) - held(2)) / (6.0 * 16.0);
+      };
+      const double f32 = per_token(DType::f32), bf16 = per_token(DType::bf16);
+      MESSAGE(ffn << ": graph bytes a token, f32 " << f32 << ", bf16 " << bf16 << " (" << bf16 / f32 << ")");
+      CHECK(bf16 < 0.8 * f32);
+    }
   }
 
   // Decoding in bf16 takes the forward's bf16 GEMM operands and activations, so the cached path
