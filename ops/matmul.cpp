@@ -133,9 +133,8 @@ Tensor linear_as(const Tensor& x, const Tensor& w, const Tensor& bias, DType y_d
   Tensor y2 = y.view({rows, out});
   kernels::GemmShape s{1, rows, out, in, false, true, 0, 0, 0};
   profiler::count_flops(2.0 * (double)rows * (double)out * (double)in);
-  if (bias.defined()) {  // y = bias broadcast over rows, then y += x·Wᵀ
-    kernels::expand_dim({1, rows, out}, bias, y2);
-    kernels::gemm(s, x2, w, y2, 1, 1);
+  if (bias.defined()) {  // y = x·Wᵀ + bias broadcast over rows
+    kernels::gemm_bias(s, x2, w, bias, y2);
   } else {
     kernels::gemm(s, x2, w, y2, 1, 0);
   }

@@ -40,13 +40,14 @@ std::vector<double> product64(const GemmCase& g, const float* a, const float* b)
   return out;
 }
 
-// CHECKs got = alpha·ab + beta·c0 (beta 0: c0 not used) within the tolerance above.
+// CHECKs got = alpha·ab + beta·c0 (+ bias[j] when given; beta 0: c0 not used) within the
+// tolerance above.
 void check_gemm(const std::vector<float>& got, const std::vector<double>& ab, const std::vector<float>& c0,
-                int64_t K, float alpha, float beta) {
+                int64_t K, float alpha, float beta, const std::vector<float>& bias = {}) {
   REQUIRE(got.size() == ab.size());
   double worst = 0;
   for (size_t i = 0; i < got.size(); ++i) {
-    const double cterm = beta == 0 ? 0.0 : (double)beta * c0[i];
+    const double cterm = (beta == 0 ? 0.0 : (double)beta * c0[i]) + (bias.empty() ? 0.0 : bias[i % bias.size()]);
     const double want = alpha * ab[i] + cterm;
     const double tol = 1e-6 * std::sqrt((double)K) * std::fabs(alpha) + 1e-6 * std::fabs(cterm);
     worst = std::max(worst, std::isfinite(got[i]) ? std::fabs(got[i] - want) / tol : 1e30);
@@ -114,6 +115,11 @@ TEST_SUITE("ops") {
               std::vector<float> c = beta == 0 ? std::vector<float>(c0.size(), NAN) : c0;
               kernels::gemm_packed_f32(s, a.data(), b.data(), c.data(), alpha, beta, threads, k);
               check_gemm(c, ab, c0, K, alpha, beta);
+              // With a bias (linear's forward), added on the first K block.
+              const std::vector<float> bias = uniform(N, gen);
+              c = beta == 0 ? std::vector<float>(c0.size(), NAN) : c0;
+              kernels::gemm_packed_f32(s, a.data(), b.data(), c.data(), alpha, beta, threads, k, bias.data());
+              check_gemm(c, ab, c0, K, alpha, beta, bias);
             }
       }
   }

@@ -12,7 +12,8 @@
 //       for jr in the unit by NR:  for ir in the unit by MR:
 //         micro-kernel: an MR×NR tile of C in registers, KC rank-1 updates
 //           acc[i][v] += broadcast(op(A)[i][p]) · b[p][v·W .. v·W+W)    (W lanes a packet, FMA)
-//         then C_tile = alpha·acc + beta_k·C_tile, beta_k = beta on the first K block, 1 after
+//         then C_tile = alpha·acc + beta_k·C_tile (+ bias[j] on the first K block), beta_k = beta
+//         on the first K block, 1 after
 // The transpose flags are handled while packing (op(X)[r][c] read through two strides), so the
 // micro-kernel sees one B layout. op(A) = A (ta = 0) has rows contiguous in k already: its whole
 // slivers are read in place (packing them cost 5–15% at N = 256), only a last partial one is
@@ -121,7 +122,7 @@ struct FloatPacket<16> {
 // The micro-kernel: an MR × NR tile (NR = NV packets of W lanes) from an A sliver read through
 // strides (a packed one: ars = 1, aps = MR; rows of a row-major op(A) read in place: ars = lda,
 // aps = 1) and a packed B sliver b [kc × NR]:
-//   C[i][j] = alpha·Σ_p a[i·ars + p·aps]·b[p·NR + j] + beta·C[i][j]    for i < mr, j < nr.
+//   C[i][j] = alpha·Σ_p a[i·ars + p·aps]·b[p·NR + j] + beta·C[i][j] (+ bias[j])   for i < mr, j < nr.
 template <int W, int MR_, int NV>
 struct Tile {
   using P = typename FloatPacket<W>::type;
@@ -129,7 +130,7 @@ struct Tile {
   static constexpr int MR = MR_, NR = NV * W;
 
   static void run(int64_t kc, const float* a, int64_t ars, int64_t aps, const float* b, float* c, int64_t ldc,
-                  int64_t mr, int64_t nr, float alpha, float beta) {
+                  int64_t mr, int64_t nr, float alpha, float beta, const float* bias) {
     using namespace Eigen::internal;
     P acc[MR][NV];
     for (int i = 0; i < MR; ++i)
@@ -144,11 +145,14 @@ struct Tile {
     }
     if (mr == MR && nr == NR) {  // a whole tile: packet stores straight into C
       const P pa = pset1<P>(alpha), pb = pset1<P>(beta);
+      P bias_v[NV];
+      for (int v = 0; v < NV; ++v) bias_v[v] = bias ? ploadu<P>(bias + v * W) : pset1<P>(0.0f);
       for (int i = 0; i < MR; ++i)
         for (int v = 0; v < NV; ++v) {
           float* ct = c + i * ldc + v * W;
           P r = pmul(pa, acc[i][v]);
           if (beta != 0.0f) r = pmadd(pb, ploadu<P>(ct), r);
+          if (bias) r = padd(r, bias_v[v]);
           pstoreu(ct, r);
         }
       return;
@@ -159,7 +163,7 @@ struct Tile {
     for (int64_t i = 0; i < mr; ++i)
       for (int64_t j = 0; j < nr; ++j) {
         float& ct = c[i * ldc + j];
-        ct = beta == 0.0f ? alpha * t[i * NR + j] : alpha * t[i * NR + j] + beta * ct;
+        ct = (beta == 0.0f ? alpha * t[i * NR + j] : alpha * t[i * NR + j] + beta * ct) + (bias ? bias[j] : 0.0f);
       }
   }
 };
@@ -167,7 +171,7 @@ struct Tile {
 // The blocked product with one micro-kernel (the loops of the header comment).
 template <class K>
 void gemm_blocked(const GemmShape& s, const float* a, const float* b, float* c, float alpha, float beta,
-                  int threads) {
+                  int threads, const float* bias) {
   constexpr int MR = K::MR, NR = K::NR;
   const int64_t M = s.M, N = s.N, Kd = s.K;
   const View A = s.ta ? View{a, 1, M} : View{a, Kd, 1};   // op(A): A stored K×M when ta, else M×K
@@ -191,6 +195,7 @@ void gemm_blocked(const GemmShape& s, const float* a, const float* b, float* c, 
       for (int64_t pc = 0; pc < Kd; pc += kc_max) {
         const int64_t kc = std::min(kc_max, Kd - pc);
         const float beta_k = pc == 0 ? beta : 1.0f;
+        const float* bias_k = pc == 0 ? bias : nullptr;  // the bias joins the first K block
         const int64_t b_slivers = ceil_div(nc, NR);
         ap_rows = -1;
 #pragma omp for schedule(dynamic, 4)
@@ -214,10 +219,11 @@ void gemm_blocked(const GemmShape& s, const float* a, const float* b, float* c, 
             for (int64_t ir = i0; ir < i1; ir += MR) {
               const int64_t mr = std::min<int64_t>(MR, M - ir), nr = std::min<int64_t>(NR, nc - jr);
               float* ct = c + ir * N + jc + jr;
+              const float* bt = bias_k ? bias_k + jc + jr : nullptr;
               if (ir < packed_from)
-                K::run(kc, a + ir * Kd + pc, Kd, 1, bp + jr * kc, ct, N, mr, nr, alpha, beta_k);
+                K::run(kc, a + ir * Kd + pc, Kd, 1, bp + jr * kc, ct, N, mr, nr, alpha, beta_k, bt);
               else
-                K::run(kc, ap + (ir - i0) * kc, 1, MR, bp + jr * kc, ct, N, mr, nr, alpha, beta_k);
+                K::run(kc, ap + (ir - i0) * kc, 1, MR, bp + jr * kc, ct, N, mr, nr, alpha, beta_k, bt);
             }
         }  // implicit barrier: every tile is done before the panel is packed again
       }
@@ -266,21 +272,21 @@ const char* gemm_kernel_name(GemmKernel k) {
 }
 
 void gemm_packed_f32(const GemmShape& s, const float* a, const float* b, float* c, float alpha, float beta,
-                     int threads, GemmKernel k) {
+                     int threads, GemmKernel k, const float* bias) {
   DASG_CHECK(s.M >= 0 && s.N >= 0 && s.K >= 0, "gemm_packed_f32: shape M=", s.M, " N=", s.N, " K=", s.K,
              "; expected sizes >= 0");
   if (s.M == 0 || s.N == 0) return;
-  if (s.K == 0) {  // empty sum: C = beta·C
-    for (int64_t i = 0; i < s.M * s.N; ++i) c[i] = beta == 0.0f ? 0.0f : beta * c[i];
+  if (s.K == 0) {  // empty sum: C = beta·C (+ bias)
+    for (int64_t i = 0; i < s.M * s.N; ++i) c[i] = (beta == 0.0f ? 0.0f : beta * c[i]) + (bias ? bias[i % s.N] : 0.0f);
     return;
   }
   switch (k) {
-    case GemmKernel::scalar: return gemm_blocked<Scalar4x4>(s, a, b, c, alpha, beta, threads);
+    case GemmKernel::scalar: return gemm_blocked<Scalar4x4>(s, a, b, c, alpha, beta, threads, bias);
 #if defined(EIGEN_VECTORIZE_AVX2) && defined(EIGEN_VECTORIZE_FMA)
-    case GemmKernel::avx2: return gemm_blocked<Avx2_6x16>(s, a, b, c, alpha, beta, threads);
+    case GemmKernel::avx2: return gemm_blocked<Avx2_6x16>(s, a, b, c, alpha, beta, threads, bias);
 #endif
 #if defined(EIGEN_VECTORIZE_AVX512)
-    case GemmKernel::avx512: return gemm_blocked<Avx512_6x32>(s, a, b, c, alpha, beta, threads);
+    case GemmKernel::avx512: return gemm_blocked<Avx512_6x32>(s, a, b, c, alpha, beta, threads, bias);
 #endif
     default: break;
   }

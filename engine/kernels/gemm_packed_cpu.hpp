@@ -18,8 +18,9 @@ GemmKernel gemm_kernel_widest();                  // what matmul uses
 const char* gemm_kernel_name(GemmKernel k);
 
 // threads: how many OpenMP threads share this one product (1: no parallel region, e.g. when the
-// caller is already inside one).
+// caller is already inside one). bias (optional, N floats): C = alpha·op(A)·op(B) + beta·C + bias
+// broadcast over the rows, added as the first K block is stored (no separate pass over C).
 void gemm_packed_f32(const GemmShape& s, const float* a, const float* b, float* c, float alpha, float beta,
-                     int threads, GemmKernel k);
+                     int threads, GemmKernel k, const float* bias = nullptr);
 
 }  // namespace dasg::kernels

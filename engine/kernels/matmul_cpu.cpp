@@ -14,6 +14,7 @@
 
 #include "engine/kernels/gemm_packed_cpu.hpp"
 #include "engine/kernels/matmul.hpp"
+#include "engine/kernels/reduce.hpp"
 #include "engine/parallel.hpp"
 
 namespace dasg::kernels {
@@ -25,14 +26,19 @@ using Map = Eigen::Map<RowMat<T>>;
 template <class T>
 using CMap = Eigen::Map<const RowMat<T>>;
 
+// Whether an f32 product goes to the packed GEMM. A build without a SIMD micro-kernel (no
+// AVX2+FMA: a sanitizer build, which drops -march=native, or an older CPU) keeps Eigen, whose SSE
+// packets beat a scalar 4×4 tile.
+static bool use_packed(const GemmShape& s, int threads) {
+  static const bool simd = gemm_kernel_widest() != GemmKernel::scalar;
+  return simd && !(s.ta && s.K >= 1024 && threads > 1);
+}
+
 // One product on `threads` threads (1 inside a parallel region; Eigen then runs serially too).
 template <class T>
 static void gemm_one(const GemmShape& s, const T* a, const T* b, T* c, T alpha, T beta, int threads) {
   if constexpr (std::is_same_v<T, float>) {
-    // A build without a SIMD micro-kernel (no AVX2+FMA: a sanitizer build, which drops
-    // -march=native, or an older CPU) keeps Eigen, whose SSE packets beat a scalar 4×4 tile.
-    static const bool simd = gemm_kernel_widest() != GemmKernel::scalar;
-    if (simd && !(s.ta && s.K >= 1024 && threads > 1)) {
+    if (use_packed(s, threads)) {
       gemm_packed_f32(s, a, b, c, alpha, beta, threads, gemm_kernel_widest());
       return;
     }
@@ -81,6 +87,18 @@ void gemm_cpu(const GemmShape& s, const Tensor& A, const Tensor& B, Tensor& C, d
         gemm_one<T>(s, a + i * s.stride_a, b + i * s.stride_b, c + i * s.stride_c, (T)alpha, (T)beta, threads);
     }
   });
+}
+
+void gemm_bias_cpu(const GemmShape& s, const Tensor& A, const Tensor& B, const Tensor& bias, Tensor& C) {
+  DASG_CHECK(s.batch == 1 && bias.numel() == s.N, "gemm_bias: ", s.batch, " products and bias ", bias.str(),
+             " for N = ", s.N, "; expected one product and a bias of N elements");
+  if (C.dtype() == DType::f32 && s.M > 0 && s.N > 0 && s.K > 0 && use_packed(s, num_threads())) {
+    gemm_packed_f32(s, A.data<float>(), B.data<float>(), C.data<float>(), 1, 0, num_threads(), gemm_kernel_widest(),
+                    bias.data<float>());
+    return;
+  }
+  expand_dim_cpu({1, s.M, s.N}, bias, C, 1);
+  gemm_cpu(s, A, B, C, 1, 1);
 }
 
 }  // namespace dasg::kernels
