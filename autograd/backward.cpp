@@ -37,14 +37,24 @@ std::vector<Node*> topological_order(Node* root) {
 
 // A node's incoming gradient: the first arrival is kept as is; later ones are summed
 // out of place, since the first may be shared with other edges.
-void accumulate_into(Tensor& slot, const Tensor& g) {
-  if (!slot.defined()) {
-    slot = g;
+// The gradient summed for one node. The first arrival is kept as it came (a backward may hand the
+// same tensor to several inputs, add's does); the second is added into a copy, which the slot then
+// owns, so later arrivals add in place (one copy per node, not one per arrival).
+struct GradSlot {
+  Tensor sum;
+  bool owned = false;
+};
+
+void accumulate_into(GradSlot& slot, const Tensor& g) {
+  if (!slot.sum.defined()) {
+    slot.sum = g;
     return;
   }
-  Tensor sum = slot.clone();
-  kernels::accumulate(sum, g);
-  slot = sum;
+  if (!slot.owned) {
+    slot.sum = slot.sum.clone();
+    slot.owned = true;
+  }
+  kernels::accumulate(slot.sum, g);
 }
 
 // A leaf's .grad is owned (optimizers and clipping update it in place), so the first
@@ -110,8 +120,8 @@ void backward_with_hook(const Tensor& root, const Tensor& grad_in, bool retain_g
     if (on_final) on_final(self);
     return;
   }
-  std::unordered_map<Node*, Tensor> grads;
-  grads[self.grad_fn().get()] = grad;
+  std::unordered_map<Node*, GradSlot> grads;
+  grads[self.grad_fn().get()].sum = grad;
   // Keep every node alive while we walk, even if releasing saved tensors drops the last owner.
   std::vector<Node*> order = topological_order(self.grad_fn().get());
   // With a hook: the nodes still to run that have an edge to each leaf.
@@ -131,7 +141,7 @@ void backward_with_hook(const Tensor& root, const Tensor& grad_in, bool retain_g
       done_with(node);
       continue;
     }
-    Tensor g = std::move(it->second);
+    Tensor g = std::move(it->second.sum);
     grads.erase(it);
     DASG_CHECK(!node->released, "backward: the graph through ", node->name(), " was already freed by an "
                "earlier backward; call backward(grad, /*retain_graph=*/true) the first time to go through it twice");
