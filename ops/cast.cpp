@@ -18,6 +18,10 @@ bool is_float_or_bf16(DType t) { return is_floating(t) || t == DType::bf16; }
 
 }  // namespace
 
+void check_bf16_on_cuda(const char* op, const Tensor& t, const std::string& what) {
+  DASG_CHECK(!t.device().is_cpu(), op, ": bf16 ", what, ": mixed precision, for CUDA only; on the CPU use f32");
+}
+
 Tensor cast(const Tensor& x, DType dtype) {
   DASG_PROFILE_OP("cast");
   DASG_CHECK(is_float_or_bf16(x.dtype()) && is_float_or_bf16(dtype), "cast: ", x.str(), " to ", dtype_name(dtype),

@@ -10,6 +10,7 @@
 #include "engine/kernels/elementwise.hpp"
 #include "engine/kernels/reduce.hpp"
 #include "engine/profiler.hpp"
+#include "ops/cast.hpp"
 
 namespace dasg {
 
@@ -81,8 +82,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   if (a.dtype() == DType::bf16) {  // mixed precision: a sum of bf16 activations (its gradient f32)
     DASG_CHECK(op == BinaryOp::add || op == BinaryOp::sub, name, ": bf16 operands ", a.str(), " and ", b.str(),
                "; bf16 arithmetic is add and sub only (cast to f32 first)");
-    DASG_CHECK(!a.device().is_cpu(), name, ": bf16 operands ", a.str(), " and ", b.str(),
-               " are for mixed precision on CUDA; on the CPU use f32");
+    check_bf16_on_cuda(name, a, "operands " + a.str() + " and " + b.str());
   } else {
     check_floating(name, a);
   }

@@ -7,6 +7,7 @@
 #include "autograd/node.hpp"
 #include "engine/kernels/fused.hpp"
 #include "engine/profiler.hpp"
+#include "ops/cast.hpp"
 
 namespace dasg {
 
@@ -30,8 +31,7 @@ Tensor bias_gelu(const Tensor& h, const Tensor& b) {
   DASG_PROFILE_OP("bias_gelu");
   check_same_device("bias_gelu", h, b);
   if (h.dtype() == DType::bf16) {
-    DASG_CHECK(!h.device().is_cpu(), "bias_gelu: bf16 input ", h.str(), " is for mixed precision on CUDA; on the "
-               "CPU use f32");
+    check_bf16_on_cuda("bias_gelu", h, "input " + h.str());
     DASG_CHECK(b.dtype() == DType::f32, "bias_gelu: bias ", b.str(), " for bf16 input ", h.str(), "; expected f32");
   } else {
     check_floating("bias_gelu", h);

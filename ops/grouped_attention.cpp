@@ -8,6 +8,7 @@
 #include "autograd/node.hpp"
 #include "engine/kernels/grouped_attention.hpp"
 #include "engine/profiler.hpp"
+#include "ops/cast.hpp"
 
 namespace dasg {
 
@@ -52,8 +53,7 @@ struct GroupedAttentionBackward : Node {
 // The inputs' dtype: f32 or f64, or bf16 on CUDA (mixed precision).
 void check_dtype(const Tensor& x) {
   if (x.dtype() != DType::bf16) return check_floating(kOp, x);
-  DASG_CHECK(!x.device().is_cpu(), kOp, ": bf16 input ", x.str(), " is for mixed precision on CUDA; on the CPU use "
-             "f32");
+  check_bf16_on_cuda(kOp, x, "input " + x.str());
 }
 
 // Mask and lengths checks shared by both layouts; fills s.L, s.w, s.causal.

@@ -13,6 +13,7 @@
 #include "engine/kernels/matmul.hpp"
 #include "engine/kernels/reduce.hpp"
 #include "engine/profiler.hpp"
+#include "ops/cast.hpp"
 
 namespace dasg {
 
@@ -27,8 +28,7 @@ DType gemm_dtype(const char* op, const Tensor& a, const Tensor& b) {
     check_floating(op, a);
     return a.dtype();
   }
-  DASG_CHECK(!a.device().is_cpu(), op, ": bf16 operands ", a.str(), " and ", b.str(),
-             " are for mixed precision on CUDA; on the CPU use f32");
+  check_bf16_on_cuda(op, a, "operands " + a.str() + " and " + b.str());
   return DType::f32;
 }
 
